@@ -1,0 +1,17 @@
+//! The wire contract shared by reftrack's server, browser snippet and cart connector.
+//!
+//! Everything here is plain data and pure functions: no I/O, no async runtime, so the crate
+//! also compiles to `wasm32-unknown-unknown` for the snippet. Values that cross a boundary are
+//! newtypes that can only be built valid (parse, don't validate).
+
+mod error;
+mod ids;
+mod money;
+pub mod names;
+mod order;
+pub mod signature;
+
+pub use error::ParseError;
+pub use ids::{ClickId, Email, LinkCode, OrderId, PartnerCode, RefundId, SubId};
+pub use money::{Currency, Money};
+pub use order::{Attribution, BrowserEvent, CanonicalOrder, Conversion, Customer, Lead, LineItem, Refund, ServerLead};

@@ -1,0 +1,16 @@
+//! Parameter, cookie and header names: one place, so the snippet, server and connector agree.
+
+/// URL parameter and cookie that carry the click ID.
+pub const CLICK_PARAM: &str = "rt_click";
+/// The first-party cookie holding the click ID.
+pub const CLICK_COOKIE: &str = "rt_click";
+/// URL parameter naming the partner on a tracking link.
+pub const PARTNER_PARAM: &str = "aff";
+/// URL parameter carrying the partner's SubID.
+pub const SUB_ID_PARAM: &str = "sid";
+/// Stripe Payment Links' parameter that ends up as `client_reference_id` on the session.
+pub const STRIPE_REFERENCE_PARAM: &str = "client_reference_id";
+/// Default tracking window when no program says otherwise.
+pub const DEFAULT_WINDOW_DAYS: u32 = 30;
+/// Browsers cap any cookie at 400 days, so longer windows cannot be honoured client-side.
+pub const MAX_WINDOW_DAYS: u32 = 400;
