@@ -1,0 +1,198 @@
+//! The `reftrack` command: `serve`, `demo`, and the admin commands on the same database.
+
+use crate::admin;
+use crate::configuration::{DatabaseArgs, ServeArgs, Settings};
+use crate::startup::{shutdown_signal, Application};
+use crate::store::{self, KeyGrant, Link, Partner, ProductOverride, Program};
+use clap::{Parser, Subcommand};
+
+/// reftrack: affiliate and referral-partner tracking on your own tracking domain.
+#[derive(Debug, Parser)]
+#[command(name = "reftrack", version)]
+pub struct Cli {
+    #[command(flatten)]
+    db: DatabaseArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Seed a demo program, partners and links, then run the server and print URLs to try.
+    Demo(ServeArgs),
+    /// Commission programs.
+    #[command(subcommand)]
+    Program(ProgramCommand),
+    /// Partners.
+    #[command(subcommand)]
+    Partner(PartnerCommand),
+    /// Tracking links.
+    #[command(subcommand)]
+    Link(LinkCommand),
+    /// Admin keys and partner tokens (stored hashed; shown once).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ProgramCommand {
+    /// Add a program.
+    Add {
+        #[arg(long)]
+        code: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Commission in basis points (30 % = 3000).
+        #[arg(long, default_value_t = 0)]
+        rate_bps: i64,
+        /// A flat commission per order instead of a rate, in minor units.
+        #[arg(long)]
+        flat_minor: Option<i64>,
+        /// Tracking window in days.
+        #[arg(long, default_value_t = 30)]
+        window_days: i64,
+        /// Pay commission on pixel conversions without a signed order.
+        #[arg(long)]
+        pixel_commission: bool,
+    },
+    /// Set a product's own rate or flat amount (per unit) within a program.
+    Product {
+        #[arg(long)]
+        program: String,
+        #[arg(long)]
+        sku: String,
+        #[arg(long, conflicts_with = "flat_minor")]
+        rate_bps: Option<i64>,
+        #[arg(long)]
+        flat_minor: Option<i64>,
+    },
+    /// List programs.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum PartnerCommand {
+    /// Add a partner.
+    Add {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        parent: Option<String>,
+        /// Programs the partner belongs to (repeatable).
+        #[arg(long = "program")]
+        programs: Vec<String>,
+    },
+    /// List partners.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum LinkCommand {
+    /// Add a tracking link.
+    Add {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        destination: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Limit the link to one partner.
+        #[arg(long)]
+        partner: Option<String>,
+        /// Limit the link to partners of these programs (repeatable).
+        #[arg(long = "program")]
+        programs: Vec<String>,
+    },
+    /// List links.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create an admin API key.
+    Admin,
+    /// Create a personal token for a partner (their stats and partner center).
+    Partner {
+        #[arg(long)]
+        partner: String,
+    },
+    /// Revoke a key or token by its id.
+    Revoke { id: i64 },
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+impl Cli {
+    /// Runs the chosen command.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let url = self.db.database_url.clone();
+        match self.command {
+            Command::Serve(args) => {
+                let settings = Settings::from_args(&args, &self.db)?;
+                let app = Application::build(settings.clone()).await?;
+                tracing::info!(settings = ?settings, "starting");
+                // Tests and scripts read this line to learn the port when listening on :0.
+                println!("reftrack listening on http://{}", app.local_addr());
+                app.run_until(shutdown_signal()).await
+            }
+            Command::Demo(args) => crate::demo::run(&args, &self.db).await,
+            Command::Program(cmd) => {
+                let store = store::connect(&url).await?;
+                match cmd {
+                    ProgramCommand::Add { code, name, rate_bps, flat_minor, window_days, pixel_commission } => {
+                        let p = Program { code, name, rate_bps, flat_minor, window_days, pixel_commission };
+                        print_json(&admin::add_program(store.as_ref(), p).await?)
+                    }
+                    ProgramCommand::Product { program, sku, rate_bps, flat_minor } => {
+                        print_json(&admin::set_product(store.as_ref(), &program, ProductOverride { sku, rate_bps, flat_minor }).await?)
+                    }
+                    ProgramCommand::List => print_json(&store.programs().await?),
+                }
+            }
+            Command::Partner(cmd) => {
+                let store = store::connect(&url).await?;
+                match cmd {
+                    PartnerCommand::Add { code, name, email, parent, programs } => {
+                        print_json(&admin::add_partner(store.as_ref(), Partner { code, name, email, parent, programs }).await?)
+                    }
+                    PartnerCommand::List => print_json(&store.partners().await?),
+                }
+            }
+            Command::Link(cmd) => {
+                let store = store::connect(&url).await?;
+                match cmd {
+                    LinkCommand::Add { code, destination, name, partner, programs } => {
+                        print_json(&admin::add_link(store.as_ref(), Link { code, name, destination, partner, programs }).await?)
+                    }
+                    LinkCommand::List => print_json(&store.links().await?),
+                }
+            }
+            Command::Keys(cmd) => {
+                let store = store::connect(&url).await?;
+                match cmd {
+                    KeysCommand::Admin => {
+                        let (id, key) = admin::issue_key(store.as_ref(), KeyGrant::Admin).await?;
+                        print_json(&serde_json::json!({ "id": id, "key": key }))
+                    }
+                    KeysCommand::Partner { partner } => {
+                        let (id, key) = admin::issue_key(store.as_ref(), KeyGrant::Partner(partner.clone())).await?;
+                        print_json(&serde_json::json!({ "id": id, "partner": partner, "token": key }))
+                    }
+                    KeysCommand::Revoke { id } => {
+                        store.revoke_key(id, crate::now_ms()).await?;
+                        print_json(&serde_json::json!({ "revoked": id }))
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Typed settings for `reftrack serve`: flags win over `REFTRACK_*` environment variables, which
+//! win over defaults.
+
+use crate::domain::attribution::Model;
+use anyhow::{bail, Context};
+use clap::Args;
+use reftrack_protocol::signature::{Secret, Verifier};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use url::Url;
+
+/// Where the database lives; shared by `serve` and the admin commands.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: sqlite://FILE (created if missing).
+    #[arg(long = "database", env = "REFTRACK_DATABASE_URL", default_value = "sqlite://reftrack.db", global = true)]
+    pub database_url: String,
+}
+
+/// Flags and environment of the server.
+#[derive(Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "REFTRACK_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The tracking domain's own URL (https://track.example.com); defaults to http://LISTEN.
+    #[arg(long, env = "REFTRACK_PUBLIC_URL")]
+    pub public_url: Option<Url>,
+    /// Domain attribute of the click cookie, e.g. example.com to cover www. and track.
+    #[arg(long, env = "REFTRACK_COOKIE_DOMAIN")]
+    pub cookie_domain: Option<String>,
+    /// Origins allowed to call lookup and touch with credentials (comma-separated).
+    #[arg(long, env = "REFTRACK_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// whsec_… secrets accepted on signed endpoints (comma-separated, for rotation).
+    #[arg(long, env = "REFTRACK_SIGNING_SECRETS", value_delimiter = ',', hide_env_values = true)]
+    pub signing_secrets: Vec<String>,
+    /// Admin API key (Authorization: Bearer …).
+    #[arg(long, env = "REFTRACK_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// Serve everything under this path prefix (e.g. /_rt) for a reverse proxy on the main domain.
+    #[arg(long, env = "REFTRACK_BASE_PATH", default_value = "")]
+    pub base_path: String,
+    /// Folder holding dist/ (the built snippet) and the demo pages.
+    #[arg(long, env = "REFTRACK_WWW_DIR")]
+    pub www_dir: Option<PathBuf>,
+    /// Which click wins when several are valid: last or first.
+    #[arg(long, env = "REFTRACK_ATTRIBUTION", default_value = "last")]
+    pub attribution: Model,
+}
+
+impl fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("cookie_domain", &self.cookie_domain)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("signing_secrets", &format_args!("[{} redacted]", self.signing_secrets.len()))
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "redacted"))
+            .field("base_path", &self.base_path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Validated settings the application is built from.
+#[derive(Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub public_url: Url,
+    pub cookie_domain: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub verifier: Verifier,
+    pub admin_key: Option<String>,
+    pub base_path: String,
+    pub www_dir: PathBuf,
+    pub attribution: Model,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("database_url", &self.database_url)
+            .field("public_url", &self.public_url.as_str())
+            .field("cookie_domain", &self.cookie_domain)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("base_path", &self.base_path)
+            .field("www_dir", &self.www_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// Checks and completes the raw flags.
+    pub fn from_args(serve: &ServeArgs, db: &DatabaseArgs) -> anyhow::Result<Self> {
+        let secrets = serve
+            .signing_secrets
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .enumerate()
+            .map(|(i, s)| Secret::parse(s).with_context(|| format!("REFTRACK_SIGNING_SECRETS entry {}", i + 1)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let public_url = match &serve.public_url {
+            Some(url) => url.clone(),
+            None => Url::parse(&format!("http://{}", serve.listen))?,
+        };
+        let base_path = serve.base_path.trim_end_matches('/').to_owned();
+        if !base_path.is_empty() && (!base_path.starts_with('/') || base_path.contains(['?', '#', ' '])) {
+            bail!("REFTRACK_BASE_PATH must look like /_rt, not {:?}", serve.base_path);
+        }
+        let allowed_origins = serve.allowed_origins.iter().map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect();
+        Ok(Self {
+            listen: serve.listen,
+            database_url: db.database_url.clone(),
+            public_url,
+            cookie_domain: serve.cookie_domain.clone().filter(|d| !d.is_empty()),
+            allowed_origins,
+            verifier: Verifier::new(secrets),
+            admin_key: serve.admin_key.clone().filter(|k| !k.is_empty()),
+            base_path,
+            www_dir: serve.www_dir.clone().unwrap_or_else(default_www_dir),
+            attribution: serve.attribution,
+        })
+    }
+
+    /// Whether cookies get the Secure attribute.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+/// `./www` when run from the repository, else the www/ next to this crate's sources.
+fn default_www_dir() -> PathBuf {
+    let here = PathBuf::from("www");
+    if here.is_dir() {
+        return here;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../www"))
+}

@@ -1,0 +1,61 @@
+//! `reftrack demo`: seeds a demo program, partners and links (once), then serves and prints
+//! where to start.
+
+use crate::admin::{self, AdminError};
+use crate::configuration::{DatabaseArgs, ServeArgs, Settings};
+use crate::startup::{shutdown_signal, Application};
+use crate::store::{KeyGrant, Link, Partner, Program, Store};
+use reftrack_protocol::signature::Secret;
+
+/// The demo's fixed signing secret, so the demo checkout can sign its orders. Never use it in production.
+pub const DEMO_SIGNING_SECRET: &str = "whsec_ZGVtby1vbmx5LXNpZ25pbmctc2VjcmV0LTAwMDA=";
+
+fn ignore_exists<T>(r: Result<T, AdminError>) -> anyhow::Result<()> {
+    match r {
+        Ok(_) | Err(AdminError::Exists(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Seeds the demo records; running it twice changes nothing.
+pub async fn seed(store: &dyn Store, public_url: &str) -> anyhow::Result<()> {
+    let program = Program { code: "standard".into(), name: "Standard partners".into(), rate_bps: 3000, flat_minor: None, window_days: 60, pixel_commission: false };
+    ignore_exists(admin::add_program(store, program).await)?;
+    for (code, name) in [("jane", "Jane Partner"), ("john", "John Partner")] {
+        let partner = Partner { code: code.into(), name: name.into(), email: format!("{code}@partners.example"), parent: None, programs: vec!["standard".into()] };
+        ignore_exists(admin::add_partner(store, partner).await)?;
+    }
+    let link = Link {
+        code: "demo".into(),
+        name: "Demo landing page".into(),
+        destination: format!("{}/demo/landing.html", public_url.trim_end_matches('/')),
+        partner: None,
+        programs: vec!["standard".into()],
+    };
+    ignore_exists(admin::add_link(store, link).await)?;
+    Ok(())
+}
+
+/// Seeds, then serves until stopped.
+pub async fn run(args: &ServeArgs, db: &DatabaseArgs) -> anyhow::Result<()> {
+    let mut args = args.clone();
+    if args.signing_secrets.is_empty() {
+        args.signing_secrets = vec![DEMO_SIGNING_SECRET.to_owned()];
+    }
+    let settings = Settings::from_args(&args, db)?;
+    let app = Application::build(settings.clone()).await?;
+    let store = crate::store::connect(&settings.database_url).await?;
+    let base = format!("{}{}", settings.public_url.as_str().trim_end_matches('/'), settings.base_path);
+    seed(store.as_ref(), &base).await?;
+    let token = match &settings.admin_key {
+        Some(_) => "(your REFTRACK_ADMIN_KEY)".to_owned(),
+        None => admin::issue_key(store.as_ref(), KeyGrant::Admin).await?.1,
+    };
+    let _ = Secret::parse(DEMO_SIGNING_SECRET)?;
+    println!("reftrack listening on http://{}", app.local_addr());
+    println!(
+        "\nreftrack demo is running on {db}\n\n  Open first:      {base}/demo/\n  Partner link:    {base}/go/demo?aff=jane&sid=newsletter\n  Lookup:          {base}/v1/lookup\n  Jane's stats:    curl -H 'Authorization: Bearer {token}' {base}/v1/partners/jane/stats\n  Metrics:         {base}/metrics\n\nStop with Ctrl-C.\n",
+        db = settings.database_url
+    );
+    app.run_until(shutdown_signal()).await
+}

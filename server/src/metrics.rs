@@ -1,0 +1,59 @@
+//! Counters exposed at `/metrics` in the Prometheus text format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Process-wide counters. Cheap to bump on hot paths (relaxed atomics).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub requests: AtomicU64,
+    pub clicks: AtomicU64,
+    pub bot_hits: AtomicU64,
+    pub uncredited_hits: AtomicU64,
+    pub events: AtomicU64,
+    pub orders: AtomicU64,
+    pub refunds: AtomicU64,
+    pub leads: AtomicU64,
+    pub batch_writes: AtomicU64,
+    pub batch_failures: AtomicU64,
+    rejects: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Metrics {
+    /// Adds one to a counter.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a refused request by its reason code.
+    pub fn reject(&self, reason: &'static str) {
+        *self.rejects.lock().expect("metrics lock").entry(reason).or_default() += 1;
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let counters = [
+            ("reftrack_requests_total", "HTTP requests received", &self.requests),
+            ("reftrack_clicks_total", "Tracking-link clicks credited", &self.clicks),
+            ("reftrack_bot_hits_total", "Tracking-link hits by bots, redirected but not counted", &self.bot_hits),
+            ("reftrack_uncredited_hits_total", "Tracking-link hits redirected without credit", &self.uncredited_hits),
+            ("reftrack_events_total", "Browser events accepted", &self.events),
+            ("reftrack_orders_total", "Signed orders recorded", &self.orders),
+            ("reftrack_refunds_total", "Signed refunds recorded", &self.refunds),
+            ("reftrack_leads_total", "Signed server-side leads recorded", &self.leads),
+            ("reftrack_batch_writes_total", "Group-commit batches written", &self.batch_writes),
+            ("reftrack_batch_failures_total", "Group-commit batches that failed", &self.batch_failures),
+        ];
+        for (name, help, counter) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(out, "# HELP reftrack_rejects_total Requests refused, by reason\n# TYPE reftrack_rejects_total counter");
+        for (reason, count) in self.rejects.lock().expect("metrics lock").iter() {
+            let _ = writeln!(out, "reftrack_rejects_total{{reason=\"{reason}\"}} {count}");
+        }
+        out
+    }
+}

@@ -1,0 +1,149 @@
+//! `GET /go/{link}`: the tracking link. Records the click, sets the cookie, redirects.
+
+use super::{click_set_cookie, wants_html};
+use crate::domain::{bots, click_id};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::startup::AppState;
+use crate::store::{BatchWrite, Click, Link, Partner};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use reftrack_protocol::names::{CLICK_PARAM, DEFAULT_WINDOW_DAYS, MAX_WINDOW_DAYS, PARTNER_PARAM, SUB_ID_PARAM};
+use reftrack_protocol::{LinkCode, PartnerCode, SubId};
+use sha2::Digest;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// Follows a tracking link. The destination comes only from the link's configuration.
+pub async fn follow_link(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let link = match LinkCode::parse(&code) {
+        Ok(code) => state.store.link(code.as_str()).await?,
+        Err(_) => None,
+    };
+    let Some(link) = link else {
+        return Ok(unknown_link(&headers, &code));
+    };
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    if bots::is_bot(method == Method::HEAD, user_agent) {
+        Metrics::bump(&state.metrics.bot_hits);
+        return Ok(redirect(&link.destination, None));
+    }
+    let partner = match credited_partner(&state, &link, params.get(PARTNER_PARAM)).await? {
+        Ok(partner) => partner,
+        Err(reason) => {
+            Metrics::bump(&state.metrics.uncredited_hits);
+            state.metrics.reject(reason);
+            return Ok(redirect(&link.destination, None));
+        }
+    };
+    let program = link
+        .programs
+        .iter()
+        .find(|p| partner.programs.contains(p))
+        .or(partner.programs.first())
+        .cloned();
+    let window_days = match &program {
+        Some(code) => state.store.program(code).await?.map_or(DEFAULT_WINDOW_DAYS as i64, |p| p.window_days),
+        None => DEFAULT_WINDOW_DAYS as i64,
+    }
+    .clamp(1, MAX_WINDOW_DAYS as i64);
+    let window_secs = window_days * 86_400;
+    let now = crate::now_ms();
+    let id = click_id::mint();
+    state
+        .writer
+        .write(BatchWrite::Click(Click {
+            id: id.to_string(),
+            link: link.code.clone(),
+            partner: partner.code.clone(),
+            sub_id: params.get(SUB_ID_PARAM).and_then(|s| SubId::parse(s).ok()).map(String::from),
+            program,
+            at_ms: now,
+            expires_at_ms: now + window_secs * 1000,
+            ip_hash: Some(hex::encode(&sha2::Sha256::digest(peer.ip().to_string().as_bytes())[..8])),
+            user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
+        }))
+        .await;
+    Metrics::bump(&state.metrics.clicks);
+    let cookie = click_set_cookie(&state.settings, &id, window_secs);
+    let mut response = redirect(&with_click(&link.destination, id.as_str()), Some(cookie));
+    response.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static header"));
+    Ok(response)
+}
+
+/// The partner a hit is credited to, or the reason it is credited to nobody.
+async fn credited_partner(state: &AppState, link: &Link, aff: Option<&String>) -> Result<Result<Partner, &'static str>, ApiError> {
+    let code = match (aff, &link.partner) {
+        (Some(raw), _) => match PartnerCode::parse(raw) {
+            Ok(code) => code.to_string(),
+            Err(_) => return Ok(Err("invalid_partner_code")),
+        },
+        (None, Some(owner)) => owner.clone(),
+        (None, None) => return Ok(Err("missing_partner")),
+    };
+    if link.partner.as_ref().is_some_and(|owner| *owner != code) {
+        return Ok(Err("partner_not_allowed_on_link"));
+    }
+    let Some(partner) = state.store.partner(&code).await? else {
+        return Ok(Err("unknown_partner"));
+    };
+    if !link.programs.is_empty() && !link.programs.iter().any(|p| partner.programs.contains(p)) {
+        return Ok(Err("partner_not_allowed_on_link"));
+    }
+    Ok(Ok(partner))
+}
+
+/// The destination with `rt_click` appended, keeping its own query and fragment.
+fn with_click(destination: &str, click: &str) -> String {
+    match url::Url::parse(destination) {
+        Ok(mut url) => {
+            url.query_pairs_mut().append_pair(CLICK_PARAM, click);
+            url.into()
+        }
+        Err(_) => destination.to_owned(),
+    }
+}
+
+fn redirect(location: &str, cookie: Option<String>) -> Response {
+    let mut response = (StatusCode::FOUND, [(header::LOCATION, location.to_owned())]).into_response();
+    if let Some(cookie) = cookie.and_then(|c| c.parse().ok()) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn unknown_link(headers: &HeaderMap, code: &str) -> Response {
+    if wants_html(headers) {
+        let page = "<!doctype html><meta charset=utf-8><title>Link not found</title>\
+                    <body style=\"font-family:system-ui;max-width:32rem;margin:4rem auto\">\
+                    <h1>This link does not exist</h1><p>The tracking link you followed is unknown or was removed. \
+                    Check the address with whoever shared it.</p></body>";
+        let mut response = (StatusCode::NOT_FOUND, Html(page)).into_response();
+        response.extensions_mut().insert(crate::error::RejectReason("unknown_link"));
+        return response;
+    }
+    let shown: String = code.chars().take(64).collect();
+    ApiError::not_found("unknown_link", format!("no tracking link {shown:?}")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_click;
+
+    #[test]
+    fn the_click_is_appended_keeping_query_and_fragment() {
+        assert_eq!(
+            with_click("https://www.example.com/offer?utm=x#buy", "CLICK"),
+            "https://www.example.com/offer?utm=x&rt_click=CLICK#buy"
+        );
+        assert_eq!(with_click("https://www.example.com", "C"), "https://www.example.com/?rt_click=C");
+    }
+}

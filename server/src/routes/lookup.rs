@@ -1,0 +1,54 @@
+//! `GET /v1/lookup`: who referred this visitor, for webinar and landing-page tools.
+
+use super::click_cookie;
+use crate::domain::period::rfc3339_of_ms;
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::Click;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::IntoResponse;
+use axum::Json;
+use reftrack_protocol::ClickId;
+use serde::Deserialize;
+use serde_json::json;
+
+/// Query of the lookup.
+#[derive(Debug, Deserialize)]
+pub struct LookupQuery {
+    click: Option<String>,
+}
+
+/// Answers the partner behind the visitor's click, or `{"partner": null}`.
+pub async fn lookup(State(state): State<AppState>, Query(q): Query<LookupQuery>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+    let click_id = match q.click.as_deref() {
+        Some(raw) => Some(ClickId::parse(raw).map_err(|e| ApiError::bad_request("invalid_click_id", e.to_string()))?),
+        None => click_cookie(&headers),
+    };
+    let now = crate::now_ms();
+    let click = match click_id {
+        Some(id) => live_click(&state, &id, now).await?,
+        None => None,
+    };
+    let body = match click {
+        Some(c) => json!({
+            "partner": c.partner,
+            "sub_id": c.sub_id,
+            "click_id": c.id,
+            "expires_at": rfc3339_of_ms(c.expires_at_ms),
+        }),
+        None => json!({ "partner": null }),
+    };
+    Ok(([(header::CACHE_CONTROL, "no-store"), (header::VARY, "Origin, Cookie")], Json(body)))
+}
+
+/// A recorded, unexpired click. A click that was just made may still be in the writer's queue,
+/// so a miss waits for the queue once before answering "unknown".
+pub async fn live_click(state: &AppState, id: &ClickId, now_ms: i64) -> Result<Option<Click>, ApiError> {
+    let mut click = state.store.click(id.as_str()).await?;
+    if click.is_none() {
+        state.writer.flush().await;
+        click = state.store.click(id.as_str()).await?;
+    }
+    Ok(click.filter(|c| c.expires_at_ms > now_ms))
+}
