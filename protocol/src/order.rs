@@ -176,9 +176,7 @@ impl BrowserEvent {
                 }
                 Ok(())
             }
-            BrowserEvent::Conversion(c) if c.amount_minor < 0 => {
-                Err(ParseError::Invalid { what: "amount_minor", why: "it is negative" })
-            }
+            BrowserEvent::Conversion(c) if c.amount_minor < 0 => Err(ParseError::Invalid { what: "amount_minor", why: "it is negative" }),
             BrowserEvent::Conversion(_) => Ok(()),
         }
     }

@@ -86,11 +86,7 @@ impl Secret {
 
     /// The three headers to send with `body`.
     pub fn headers(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> [(&'static str, String); 3] {
-        [
-            (HEADER_ID, msg_id.to_owned()),
-            (HEADER_TIMESTAMP, timestamp.to_string()),
-            (HEADER_SIGNATURE, self.sign(msg_id, timestamp, body)),
-        ]
+        [(HEADER_ID, msg_id.to_owned()), (HEADER_TIMESTAMP, timestamp.to_string()), (HEADER_SIGNATURE, self.sign(msg_id, timestamp, body))]
     }
 }
 
@@ -162,11 +158,8 @@ impl Verifier {
     }
 
     fn check_timestamp(&self, timestamp: Option<&str>, now: i64) -> Result<i64, VerifyError> {
-        let ts: i64 = timestamp
-            .ok_or(VerifyError::MissingHeader(HEADER_TIMESTAMP))?
-            .trim()
-            .parse()
-            .map_err(|_| VerifyError::BadTimestamp)?;
+        let ts: i64 =
+            timestamp.ok_or(VerifyError::MissingHeader(HEADER_TIMESTAMP))?.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
         if now - ts > self.tolerance_secs {
             return Err(VerifyError::TooOld(self.tolerance_secs));
         }
@@ -188,17 +181,11 @@ impl Verifier {
         if msg_id.is_empty() || msg_id.len() > MAX_ID_LEN {
             return Err(VerifyError::BadId);
         }
-        let ts: i64 = timestamp
-            .ok_or(VerifyError::MissingHeader(HEADER_TIMESTAMP))?
-            .trim()
-            .parse()
-            .map_err(|_| VerifyError::BadTimestamp)?;
+        let ts: i64 =
+            timestamp.ok_or(VerifyError::MissingHeader(HEADER_TIMESTAMP))?.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
         let signatures = signatures.ok_or(VerifyError::MissingHeader(HEADER_SIGNATURE))?;
-        let candidates: Vec<Vec<u8>> = signatures
-            .split_whitespace()
-            .filter_map(|s| s.strip_prefix("v1,"))
-            .filter_map(|b64| STANDARD.decode(b64).ok())
-            .collect();
+        let candidates: Vec<Vec<u8>> =
+            signatures.split_whitespace().filter_map(|s| s.strip_prefix("v1,")).filter_map(|b64| STANDARD.decode(b64).ok()).collect();
         for secret in &self.secrets {
             let expected = secret.mac(msg_id, ts, body);
             // Every candidate is compared in constant time; a length mismatch is simply unequal.

@@ -14,7 +14,10 @@ use subtle::ConstantTimeEq;
 /// Verifies a signed request against the configured secrets and the clock; 401 with the reason.
 pub fn verify_signed(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
     if state.settings.verifier.is_empty() {
-        return Err(ApiError::unauthorized("signing_not_configured", "the server has no REFTRACK_SIGNING_SECRETS; signed intake is closed"));
+        return Err(ApiError::unauthorized(
+            "signing_not_configured",
+            "the server has no REFTRACK_SIGNING_SECRETS; signed intake is closed",
+        ));
     }
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = time::OffsetDateTime::now_utc().unix_timestamp();

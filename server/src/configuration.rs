@@ -111,7 +111,8 @@ impl Settings {
         if !base_path.is_empty() && (!base_path.starts_with('/') || base_path.contains(['?', '#', ' '])) {
             bail!("REFTRACK_BASE_PATH must look like /_rt, not {:?}", serve.base_path);
         }
-        let allowed_origins = serve.allowed_origins.iter().map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect();
+        let allowed_origins =
+            serve.allowed_origins.iter().map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect();
         Ok(Self {
             listen: serve.listen,
             database_url: db.database_url.clone(),

@@ -6,7 +6,7 @@ use crate::domain::period::to_ms;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::startup::AppState;
-use crate::store::{ContactLead, DbError, LedgerEntry, NewLead, NewOrder, OrderForRefund, Partner, RefundPlan, StoredAnswer};
+use crate::store::{Click, DbError, LedgerEntry, NewLead, NewOrder, OrderForRefund, Partner, RefundPlan, StoredAnswer, StoredTouch};
 use reftrack_protocol::names::DEFAULT_WINDOW_DAYS;
 use reftrack_protocol::{CanonicalOrder, ClickId, Email, LinkCode, PartnerCode, Refund, ServerLead, SubId};
 use serde_json::json;
@@ -19,10 +19,7 @@ fn replay(existing: StoredAnswer, body_hash: &str, what: &str) -> Result<String,
     if existing.body_hash == body_hash {
         Ok(existing.response_json)
     } else {
-        Err(ApiError::conflict(
-            "id_conflict",
-            format!("this {what} id was already recorded with a different body; ids must not be reused"),
-        ))
+        Err(ApiError::conflict("id_conflict", format!("this {what} id was already recorded with a different body; ids must not be reused")))
     }
 }
 
@@ -42,19 +39,29 @@ impl Partners<'_> {
         Ok(p)
     }
 
-    async fn touch(&mut self, partner: &str, click: Option<&str>, link: Option<&str>, sub_id: Option<&str>, program: Option<String>, at_ms: i64, expires_at_ms: i64) -> Result<Option<Touch>, DbError> {
-        let Some(p) = self.get(partner).await? else { return Ok(None) };
+    async fn touch(&mut self, t: StoredTouch) -> Result<Option<Touch>, DbError> {
+        let Some(p) = self.get(&t.partner).await? else { return Ok(None) };
         Ok(Some(Touch {
             partner: PartnerCode::parse(&p.code).map_err(|e| DbError::Other(e.into()))?,
             partner_email: Email::parse(&p.email).ok(),
-            click_id: click.and_then(|c| ClickId::parse(c).ok()),
-            link: link.and_then(|l| LinkCode::parse(l).ok()),
-            sub_id: sub_id.and_then(|s| SubId::parse(s).ok()),
-            program: program.or_else(|| p.programs.first().cloned()),
-            at_ms,
-            expires_at_ms,
+            click_id: t.click_id.and_then(|c| ClickId::parse(&c).ok()),
+            link: t.link.and_then(|l| LinkCode::parse(&l).ok()),
+            sub_id: t.sub_id.and_then(|s| SubId::parse(&s).ok()),
+            program: t.program.or_else(|| p.programs.first().cloned()),
+            at_ms: t.at_ms,
+            expires_at_ms: t.expires_at_ms,
         }))
     }
+}
+
+/// A recorded click, whatever its age. A click made moments ago may still be in the writer's
+/// queue, so a miss waits for the queue once before answering "unknown".
+pub async fn recorded_click(state: &AppState, id: &str) -> Result<Option<Click>, DbError> {
+    if let Some(click) = state.store.click(id).await? {
+        return Ok(Some(click));
+    }
+    state.writer.flush().await;
+    state.store.click(id).await
 }
 
 /// Credits (or not) a verified canonical order and stores it with its ledger entries.
@@ -73,25 +80,26 @@ pub async fn credit_order(state: &AppState, order: CanonicalOrder, body_hash: St
         click_id = state.store.conversion_for_order(&order_id).await?.and_then(|c| c.click_id);
     }
     if let Some(id) = &click_id {
-        let mut click = state.store.click(id).await?;
-        if click.is_none() {
-            state.writer.flush().await;
-            click = state.store.click(id).await?;
-        }
-        if let Some(c) = click {
-            facts.clicks.extend(partners.touch(&c.partner, Some(&c.id), Some(&c.link), c.sub_id.as_deref(), c.program, c.at_ms, c.expires_at_ms).await?);
+        if let Some(c) = recorded_click(state, id).await? {
+            facts.clicks.extend(partners.touch(c.into()).await?);
         }
     }
     if let Some(email) = &order.customer.email {
         if let Some(lead) = state.store.contact_lead(email.as_str()).await? {
-            facts.lead = partners
-                .touch(&lead.partner, lead.click_id.as_deref(), lead.link.as_deref(), lead.sub_id.as_deref(), lead.program, lead.at_ms, lead.expires_at_ms)
-                .await?;
+            facts.lead = partners.touch(lead).await?;
         }
     }
     if let Some(named) = &order.attribution.partner {
-        let sub = order.attribution.sub_id.as_ref().map(|s| s.as_str());
-        facts.named_partner = partners.touch(named.as_str(), None, None, sub, None, occurred_at_ms, occurred_at_ms).await?;
+        let named = StoredTouch {
+            partner: named.to_string(),
+            click_id: None,
+            link: None,
+            sub_id: order.attribution.sub_id.as_ref().map(|s| s.to_string()),
+            program: None,
+            at_ms: occurred_at_ms,
+            expires_at_ms: occurred_at_ms,
+        };
+        facts.named_partner = partners.touch(named).await?;
     }
 
     let credit = attribution::attribute(&facts, state.settings.attribution);
@@ -124,7 +132,13 @@ pub async fn credit_order(state: &AppState, order: CanonicalOrder, body_hash: St
     .to_string();
     let ledger = match &partner {
         Some(p) if commission_minor != 0 => {
-            vec![LedgerEntry { partner: p.clone(), kind: "earned", amount_minor: commission_minor, link: link.clone(), sub_id: sub_id.clone() }]
+            vec![LedgerEntry {
+                partner: p.clone(),
+                kind: "earned",
+                amount_minor: commission_minor,
+                link: link.clone(),
+                sub_id: sub_id.clone(),
+            }]
         }
         _ => vec![],
     };
@@ -132,7 +146,7 @@ pub async fn credit_order(state: &AppState, order: CanonicalOrder, body_hash: St
     let new_contact = match (&order.customer.email, &credit) {
         (Some(email), Credit::Click(t)) => Some((
             email.to_string(),
-            ContactLead {
+            StoredTouch {
                 partner: t.partner.to_string(),
                 click_id: t.click_id.as_ref().map(|c| c.to_string()),
                 link: link.clone(),
@@ -222,7 +236,13 @@ pub fn plan_refund(refund: &Refund, order: &OrderForRefund) -> RefundPlan {
         let claw = commission::clawback(e.earned_minor, order.total_minor, order.refunded_minor, refund.amount_minor, e.clawed_minor);
         if claw > 0 {
             total += claw;
-            ledger.push(LedgerEntry { partner: e.partner.clone(), kind: "clawback", amount_minor: -claw, link: e.link.clone(), sub_id: e.sub_id.clone() });
+            ledger.push(LedgerEntry {
+                partner: e.partner.clone(),
+                kind: "clawback",
+                amount_minor: -claw,
+                link: e.link.clone(),
+                sub_id: e.sub_id.clone(),
+            });
         }
     }
     let response_json = json!({
@@ -240,11 +260,11 @@ pub fn plan_refund(refund: &Refund, order: &OrderForRefund) -> RefundPlan {
 pub async fn record_refund(state: &AppState, refund: Refund, body_hash: String) -> Result<String, ApiError> {
     let plan = |order: &OrderForRefund| plan_refund(&refund, order);
     match state.store.record_refund(&refund, &body_hash, &plan).await {
-        Ok(answer) => {
-            if answer.body_hash == body_hash {
+        Ok(recorded) => {
+            if recorded.fresh {
                 Metrics::bump(&state.metrics.refunds);
             }
-            replay(answer, &body_hash, "refund")
+            replay(recorded.answer, &body_hash, "refund")
         }
         Err(DbError::NotFound(_)) => Err(ApiError::not_found("unknown_order", format!("no order {} to refund", refund.order_id))),
         Err(e) => Err(e.into()),
@@ -256,7 +276,7 @@ pub async fn record_lead(state: &AppState, msg_id: &str, lead: ServerLead, body_
     let now = crate::now_ms();
     let mut partner = None;
     if let Some(id) = &lead.click_id {
-        partner = crate::routes::lookup::live_click(state, id, i64::MIN).await?.map(|c| c.partner);
+        partner = recorded_click(state, id.as_str()).await?.map(|c| c.partner);
         if partner.is_none() && lead.partner.is_none() {
             return Err(ApiError::not_found("unknown_click", format!("no click {id}")));
         }
@@ -291,9 +311,9 @@ pub async fn record_lead(state: &AppState, msg_id: &str, lead: ServerLead, body_
         body_hash: body_hash.clone(),
         response_json: json!({ "status": "recorded", "email": lead.email, "partner": partner }).to_string(),
     };
-    let stored = state.store.record_signed_lead(msg_id, &new, &answer).await?;
-    if stored == answer {
+    let recorded = state.store.record_signed_lead(msg_id, &new, &answer).await?;
+    if recorded.fresh {
         Metrics::bump(&state.metrics.leads);
     }
-    replay(stored, &body_hash, "lead message")
+    replay(recorded.answer, &body_hash, "lead message")
 }

@@ -19,10 +19,23 @@ fn ignore_exists<T>(r: Result<T, AdminError>) -> anyhow::Result<()> {
 
 /// Seeds the demo records; running it twice changes nothing.
 pub async fn seed(store: &dyn Store, public_url: &str) -> anyhow::Result<()> {
-    let program = Program { code: "standard".into(), name: "Standard partners".into(), rate_bps: 3000, flat_minor: None, window_days: 60, pixel_commission: false };
+    let program = Program {
+        code: "standard".into(),
+        name: "Standard partners".into(),
+        rate_bps: 3000,
+        flat_minor: None,
+        window_days: 60,
+        pixel_commission: false,
+    };
     ignore_exists(admin::add_program(store, program).await)?;
     for (code, name) in [("jane", "Jane Partner"), ("john", "John Partner")] {
-        let partner = Partner { code: code.into(), name: name.into(), email: format!("{code}@partners.example"), parent: None, programs: vec!["standard".into()] };
+        let partner = Partner {
+            code: code.into(),
+            name: name.into(),
+            email: format!("{code}@partners.example"),
+            parent: None,
+            programs: vec!["standard".into()],
+        };
         ignore_exists(admin::add_partner(store, partner).await)?;
     }
     let link = Link {

@@ -100,12 +100,7 @@ pub fn attribute(facts: &Facts, model: Model) -> Credit {
         _ => true,
     };
     let any_touch = !facts.clicks.is_empty() || facts.lead.is_some() || facts.named_partner.is_some();
-    let any_self = facts
-        .clicks
-        .iter()
-        .chain(facts.lead.iter())
-        .chain(facts.named_partner.iter())
-        .any(|t| !not_self(&t));
+    let any_self = facts.clicks.iter().chain(facts.lead.iter()).chain(facts.named_partner.iter()).any(|t| !not_self(&t));
 
     let valid_clicks = facts.clicks.iter().filter(|t| t.covers(at)).filter(not_self);
     let click = match model {

@@ -65,7 +65,13 @@ pub fn commission(order: &CanonicalOrder, terms: &Terms) -> i64 {
 
 /// The clawback a new refund causes for one commission: the pro-rata share of the commission for
 /// all refunds so far (capped at the order total) minus what earlier refunds already clawed back.
-pub fn clawback(commission_minor: i64, order_total_minor: i64, refunded_before_minor: i64, refund_minor: i64, clawed_before_minor: i64) -> i64 {
+pub fn clawback(
+    commission_minor: i64,
+    order_total_minor: i64,
+    refunded_before_minor: i64,
+    refund_minor: i64,
+    clawed_before_minor: i64,
+) -> i64 {
     if commission_minor <= 0 {
         return 0;
     }

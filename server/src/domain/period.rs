@@ -18,8 +18,8 @@ pub fn parse_period(from: Option<&str>, to: Option<&str>) -> Result<Period, Stri
         Some(raw) => parse_bound(raw, true)?,
         None => i64::MAX,
     };
-    if from_ms > to_ms {
-        return Err("from is after to".into());
+    if from_ms >= to_ms {
+        return Err("from is not before to".into());
     }
     Ok(Period { from_ms, to_ms })
 }

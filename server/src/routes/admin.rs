@@ -30,7 +30,11 @@ pub async fn list_programs(State(state): State<AppState>, headers: HeaderMap) ->
 }
 
 /// Adds a program.
-pub async fn add_program(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody<16384>) -> Result<impl IntoResponse, ApiError> {
+pub async fn add_program(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody<16384>,
+) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;
     let p: Program = parse_json(&body)?;
     Ok((StatusCode::CREATED, Json(admin::add_program(state.store.as_ref(), p).await?)))
@@ -55,14 +59,22 @@ pub async fn list_partners(State(state): State<AppState>, headers: HeaderMap) ->
 }
 
 /// Adds a partner.
-pub async fn add_partner(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody<16384>) -> Result<impl IntoResponse, ApiError> {
+pub async fn add_partner(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody<16384>,
+) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;
     let p: Partner = parse_json(&body)?;
     Ok((StatusCode::CREATED, Json(admin::add_partner(state.store.as_ref(), p).await?)))
 }
 
 /// Issues a personal token for a partner (shown once).
-pub async fn issue_partner_token(State(state): State<AppState>, Path(code): Path<String>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+pub async fn issue_partner_token(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;
     let (id, token) = admin::issue_key(state.store.as_ref(), KeyGrant::Partner(code.clone())).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id, "partner": code, "token": token }))))
@@ -75,7 +87,11 @@ pub async fn list_links(State(state): State<AppState>, headers: HeaderMap) -> Re
 }
 
 /// Adds a link.
-pub async fn add_link(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody<16384>) -> Result<impl IntoResponse, ApiError> {
+pub async fn add_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody<16384>,
+) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;
     let l: Link = parse_json(&body)?;
     Ok((StatusCode::CREATED, Json(admin::add_link(state.store.as_ref(), l).await?)))

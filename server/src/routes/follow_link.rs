@@ -44,12 +44,7 @@ pub async fn follow_link(
             return Ok(redirect(&link.destination, None));
         }
     };
-    let program = link
-        .programs
-        .iter()
-        .find(|p| partner.programs.contains(p))
-        .or(partner.programs.first())
-        .cloned();
+    let program = link.programs.iter().find(|p| partner.programs.contains(p)).or(partner.programs.first()).cloned();
     let window_days = match &program {
         Some(code) => state.store.program(code).await?.map_or(DEFAULT_WINDOW_DAYS as i64, |p| p.window_days),
         None => DEFAULT_WINDOW_DAYS as i64,

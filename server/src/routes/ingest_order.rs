@@ -14,7 +14,11 @@ use reftrack_protocol::{CanonicalOrder, Refund};
 pub const MAX_SIGNED_BYTES: usize = 256 * 1024;
 
 /// Records a canonical order and answers who was credited and how much.
-pub async fn ingest_order(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody<MAX_SIGNED_BYTES>) -> Result<Response, ApiError> {
+pub async fn ingest_order(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody<MAX_SIGNED_BYTES>,
+) -> Result<Response, ApiError> {
     verify_signed(&state, &headers, &body)?;
     let order: CanonicalOrder = parse_json(&body)?;
     order.validate().map_err(|e| ApiError::bad_request("invalid_order", e.to_string()))?;
@@ -23,7 +27,11 @@ pub async fn ingest_order(State(state): State<AppState>, headers: HeaderMap, Raw
 }
 
 /// Records a refund as clawbacks against the order's commissions.
-pub async fn ingest_refund(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody<MAX_SIGNED_BYTES>) -> Result<Response, ApiError> {
+pub async fn ingest_refund(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody<MAX_SIGNED_BYTES>,
+) -> Result<Response, ApiError> {
     verify_signed(&state, &headers, &body)?;
     let refund: Refund = parse_json(&body)?;
     refund.validate().map_err(|e| ApiError::bad_request("invalid_refund", e.to_string()))?;

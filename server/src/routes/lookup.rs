@@ -20,7 +20,11 @@ pub struct LookupQuery {
 }
 
 /// Answers the partner behind the visitor's click, or `{"partner": null}`.
-pub async fn lookup(State(state): State<AppState>, Query(q): Query<LookupQuery>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+pub async fn lookup(
+    State(state): State<AppState>,
+    Query(q): Query<LookupQuery>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
     let click_id = match q.click.as_deref() {
         Some(raw) => Some(ClickId::parse(raw).map_err(|e| ApiError::bad_request("invalid_click_id", e.to_string()))?),
         None => click_cookie(&headers),
@@ -42,13 +46,7 @@ pub async fn lookup(State(state): State<AppState>, Query(q): Query<LookupQuery>,
     Ok(([(header::CACHE_CONTROL, "no-store"), (header::VARY, "Origin, Cookie")], Json(body)))
 }
 
-/// A recorded, unexpired click. A click that was just made may still be in the writer's queue,
-/// so a miss waits for the queue once before answering "unknown".
+/// A recorded click that has not expired.
 pub async fn live_click(state: &AppState, id: &ClickId, now_ms: i64) -> Result<Option<Click>, ApiError> {
-    let mut click = state.store.click(id.as_str()).await?;
-    if click.is_none() {
-        state.writer.flush().await;
-        click = state.store.click(id.as_str()).await?;
-    }
-    Ok(click.filter(|c| c.expires_at_ms > now_ms))
+    Ok(crate::crediting::recorded_click(state, id.as_str()).await?.filter(|c| c.expires_at_ms > now_ms))
 }

@@ -25,9 +25,7 @@ pub async fn touch(State(state): State<AppState>, headers: HeaderMap, RawBody(bo
         .or_else(|| click_cookie(&headers))
         .ok_or_else(|| ApiError::bad_request("missing_click_id", "send {\"click_id\": …} or the rt_click cookie"))?;
     let now = crate::now_ms();
-    let click = live_click(&state, &id, now)
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_click", "no live click with that id"))?;
+    let click = live_click(&state, &id, now).await?.ok_or_else(|| ApiError::not_found("unknown_click", "no live click with that id"))?;
     let max_age = (click.expires_at_ms - now) / 1000;
     let cookie = click_set_cookie(&state.settings, &id, max_age);
     Ok((

@@ -38,6 +38,7 @@ impl From<sqlx::Error> for DbError {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Program {
     pub code: String,
+    #[serde(default)]
     pub name: String,
     pub rate_bps: i64,
     pub flat_minor: Option<i64>,
@@ -69,6 +70,7 @@ pub struct Partner {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Link {
     pub code: String,
+    #[serde(default)]
     pub name: String,
     pub destination: String,
     pub partner: Option<String>,
@@ -123,9 +125,9 @@ pub enum BatchWrite {
     Conversion(NewConversion),
 }
 
-/// The contact's lead partner.
+/// A partner's touch as stored: a click, or the contact's lead partner.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContactLead {
+pub struct StoredTouch {
     pub partner: String,
     pub click_id: Option<String>,
     pub link: Option<String>,
@@ -135,11 +137,33 @@ pub struct ContactLead {
     pub expires_at_ms: i64,
 }
 
+impl From<Click> for StoredTouch {
+    fn from(c: Click) -> Self {
+        Self {
+            partner: c.partner,
+            click_id: Some(c.id),
+            link: Some(c.link),
+            sub_id: c.sub_id,
+            program: c.program,
+            at_ms: c.at_ms,
+            expires_at_ms: c.expires_at_ms,
+        }
+    }
+}
+
 /// An answer stored with an idempotent write, returned again on a replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAnswer {
     pub body_hash: String,
     pub response_json: String,
+}
+
+/// The outcome of an idempotent write: the answer, and whether this call recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub answer: StoredAnswer,
+    /// False when the id was already recorded (a replay or a reuse).
+    pub fresh: bool,
 }
 
 /// One ledger movement.
@@ -168,7 +192,7 @@ pub struct NewOrder {
     pub response_json: String,
     pub ledger: Vec<LedgerEntry>,
     /// Set when this order makes the buyer a new contact of the credited partner.
-    pub new_contact: Option<(String, ContactLead)>,
+    pub new_contact: Option<(String, StoredTouch)>,
 }
 
 /// What a refund needs to know about its order, read in the refund's own transaction.
@@ -243,12 +267,12 @@ pub trait Store: Send + Sync + 'static {
     /// Writes clicks, browser leads and conversions in one transaction (group commit).
     async fn write_batch(&self, writes: &[BatchWrite]) -> Result<(), DbError>;
     async fn click(&self, id: &str) -> Result<Option<Click>, DbError>;
-    async fn contact_lead(&self, email: &str) -> Result<Option<ContactLead>, DbError>;
+    async fn contact_lead(&self, email: &str) -> Result<Option<StoredTouch>, DbError>;
     /// A conversion seen by the pixel for this order (by its full or its source-less id).
     async fn conversion_for_order(&self, order_id: &str) -> Result<Option<NewConversion>, DbError>;
 
     /// Records a server-side lead once per message id; a replay gets the first answer.
-    async fn record_signed_lead(&self, msg_id: &str, lead: &NewLead, answer: &StoredAnswer) -> Result<StoredAnswer, DbError>;
+    async fn record_signed_lead(&self, msg_id: &str, lead: &NewLead, answer: &StoredAnswer) -> Result<Recorded, DbError>;
     async fn order_answer(&self, order_id: &str) -> Result<Option<StoredAnswer>, DbError>;
     /// Stores an order, its lines and ledger entries atomically. `Conflict` if the id exists.
     async fn insert_order(&self, order: &NewOrder) -> Result<(), DbError>;
@@ -259,7 +283,7 @@ pub trait Store: Send + Sync + 'static {
         refund: &reftrack_protocol::Refund,
         body_hash: &str,
         plan: &(dyn for<'f> Fn(&'f OrderForRefund) -> RefundPlan + Send + Sync),
-    ) -> Result<StoredAnswer, DbError>;
+    ) -> Result<Recorded, DbError>;
 
     async fn figures(&self, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<FigureRow>, DbError>;
 

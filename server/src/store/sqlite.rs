@@ -24,11 +24,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("opening {url}"))?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.with_context(|| format!("opening {url}"))?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await.context("applying SQLite migrations")?;
         Ok(Self { pool })
     }
@@ -218,8 +214,15 @@ impl Store for SqliteStore {
         let Some(row) = sqlx::query("SELECT * FROM partners WHERE code = ?1").bind(code).fetch_optional(&self.pool).await? else {
             return Ok(None);
         };
-        let programs = names(&self.pool, "SELECT program_code FROM partner_programs WHERE partner_code = ?1 ORDER BY program_code", code).await?;
-        Ok(Some(Partner { code: row.get("code"), name: row.get("name"), email: row.get("email"), parent: row.get("parent_code"), programs }))
+        let programs =
+            names(&self.pool, "SELECT program_code FROM partner_programs WHERE partner_code = ?1 ORDER BY program_code", code).await?;
+        Ok(Some(Partner {
+            code: row.get("code"),
+            name: row.get("name"),
+            email: row.get("email"),
+            parent: row.get("parent_code"),
+            programs,
+        }))
     }
 
     async fn partners(&self) -> Result<Vec<Partner>, DbError> {
@@ -322,9 +325,9 @@ impl Store for SqliteStore {
         Ok(row.as_ref().map(click_of))
     }
 
-    async fn contact_lead(&self, email: &str) -> Result<Option<ContactLead>, DbError> {
+    async fn contact_lead(&self, email: &str) -> Result<Option<StoredTouch>, DbError> {
         let row = sqlx::query("SELECT * FROM contacts WHERE email = ?1").bind(email).fetch_optional(&self.pool).await?;
-        Ok(row.map(|r| ContactLead {
+        Ok(row.map(|r| StoredTouch {
             partner: r.get("partner_code"),
             click_id: r.get("click_id"),
             link: r.get("link_code"),
@@ -350,7 +353,7 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn record_signed_lead(&self, msg_id: &str, lead: &NewLead, answer: &StoredAnswer) -> Result<StoredAnswer, DbError> {
+    async fn record_signed_lead(&self, msg_id: &str, lead: &NewLead, answer: &StoredAnswer) -> Result<Recorded, DbError> {
         let mut tx = self.pool.begin().await?;
         let claimed = sqlx::query("INSERT INTO signed_leads (msg_id, body_hash, response_json) VALUES (?1, ?2, ?3)")
             .bind(msg_id)
@@ -366,13 +369,13 @@ impl Store for SqliteStore {
                     .bind(msg_id)
                     .fetch_one(&self.pool)
                     .await?;
-                return Ok(StoredAnswer { body_hash: row.get(0), response_json: row.get(1) });
+                return Ok(Recorded { answer: StoredAnswer { body_hash: row.get(0), response_json: row.get(1) }, fresh: false });
             }
             Err(e) => return Err(e),
         }
         insert_lead(&mut tx, lead).await?;
         tx.commit().await?;
-        Ok(answer.clone())
+        Ok(Recorded { answer: answer.clone(), fresh: true })
     }
 
     async fn order_answer(&self, order_id: &str) -> Result<Option<StoredAnswer>, DbError> {
@@ -452,7 +455,7 @@ impl Store for SqliteStore {
         refund: &reftrack_protocol::Refund,
         body_hash: &str,
         plan: &(dyn for<'f> Fn(&'f OrderForRefund) -> RefundPlan + Send + Sync),
-    ) -> Result<StoredAnswer, DbError> {
+    ) -> Result<Recorded, DbError> {
         let refund_id = refund.refund_id.as_str();
         let order_id = refund.order_id.as_str();
         let occurred_at_ms = crate::domain::period::to_ms(refund.occurred_at);
@@ -476,7 +479,7 @@ impl Store for SqliteStore {
                     .bind(refund_id)
                     .fetch_one(&self.pool)
                     .await?;
-                return Ok(StoredAnswer { body_hash: row.get(0), response_json: row.get(1) });
+                return Ok(Recorded { answer: StoredAnswer { body_hash: row.get(0), response_json: row.get(1) }, fresh: false });
             }
             Err(DbError::NotFound(_)) => return Err(DbError::NotFound("order")),
             Err(e) => return Err(e),
@@ -486,11 +489,12 @@ impl Store for SqliteStore {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(DbError::NotFound("order"))?;
-        let refunded_minor: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(amount_minor), 0) FROM refunds WHERE order_id = ?1 AND refund_id != ?2")
-            .bind(order_id)
-            .bind(refund_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let refunded_minor: i64 =
+            sqlx::query_scalar("SELECT COALESCE(SUM(amount_minor), 0) FROM refunds WHERE order_id = ?1 AND refund_id != ?2")
+                .bind(order_id)
+                .bind(refund_id)
+                .fetch_one(&mut *tx)
+                .await?;
         let earnings = sqlx::query(
             "SELECT partner_code, link_code, sub_id,
                     COALESCE(SUM(CASE WHEN kind = 'earned' THEN amount_minor END), 0) AS earned,
@@ -520,7 +524,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(StoredAnswer { body_hash: body_hash.to_owned(), response_json: planned.response_json })
+        Ok(Recorded { answer: StoredAnswer { body_hash: body_hash.to_owned(), response_json: planned.response_json }, fresh: true })
     }
 
     async fn figures(&self, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<FigureRow>, DbError> {

@@ -1,0 +1,202 @@
+use reftrack_protocol::signature::Secret;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tempfile::TempDir;
+
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+pub const MERCHANT_ORIGIN: &str = "https://www.merchant.test";
+pub const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
+
+/// A running `reftrack serve` with its own temp database; killed on drop.
+pub struct TestApp {
+    child: Child,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Runs the binary with `args` against the database in `dir`, waiting for it to finish.
+pub fn run_cli(dir: &TempDir, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_reftrack")).arg("--database").arg(database_url(dir)).args(args).output().expect("run reftrack")
+}
+
+pub fn database_url(dir: &TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("reftrack.db").display())
+}
+
+/// Starts the server with the given extra environment.
+pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    spawn_app_in(dir, env).await
+}
+
+pub async fn spawn_app_in(dir: TempDir, env: &[(&str, &str)]) -> TestApp {
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(www.join("dist")).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reftrack"));
+    cmd.arg("serve")
+        .env("REFTRACK_LISTEN", "127.0.0.1:0")
+        .env("REFTRACK_DATABASE_URL", database_url(&dir))
+        .env("REFTRACK_SIGNING_SECRETS", SECRET)
+        .env("REFTRACK_ADMIN_KEY", ADMIN_KEY)
+        .env("REFTRACK_ALLOWED_ORIGINS", MERCHANT_ORIGIN)
+        .env("REFTRACK_WWW_DIR", &www)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start reftrack");
+    let stdout = child.stdout.take().unwrap();
+    let base = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        loop {
+            let line = lines.next().expect("reftrack exited before listening").unwrap();
+            if let Some(url) = line.strip_prefix("reftrack listening on ") {
+                // Keep draining so the child never blocks on a full pipe.
+                std::thread::spawn(move || for _ in lines {});
+                return url.to_owned();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let client = reqwest::Client::builder().redirect(Policy::none()).user_agent(CHROME).build().unwrap();
+    TestApp { child, base, client, dir }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// A server with program `standard` (30 %, 30 days), partners jane and john, and link `offer`.
+pub async fn spawn_seeded_app() -> TestApp {
+    let app = spawn_app().await;
+    app.seed().await;
+    app
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.client.post(self.url(path)).bearer_auth(ADMIN_KEY).json(&body).send().await.unwrap()
+    }
+
+    pub async fn seed(&self) {
+        let r = self.admin_post("/v1/admin/programs", json!({"code":"standard","name":"Standard","rate_bps":3000,"window_days":30})).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        for code in ["jane", "john"] {
+            let r = self
+                .admin_post(
+                    "/v1/admin/partners",
+                    json!({"code":code,"name":code,"email":format!("{code}@partners.example"),"programs":["standard"]}),
+                )
+                .await;
+            assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        }
+        let r = self
+            .admin_post(
+                "/v1/admin/links",
+                json!({"code":"offer","destination":"https://www.merchant.test/offer?utm=x#buy","programs":["standard"]}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+
+    pub async fn follow(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Follows a tracking link as a browser and returns the click id from the redirect.
+    pub async fn click(&self, partner: &str, sub_id: Option<&str>) -> String {
+        let sid = sub_id.map(|s| format!("&sid={s}")).unwrap_or_default();
+        let r = self.follow(&format!("/go/offer?aff={partner}{sid}")).await;
+        assert_eq!(r.status(), 302);
+        click_from(r.headers()).expect("the redirect carries rt_click")
+    }
+
+    pub async fn signed_post(&self, path: &str, body: &[u8], msg_id: &str, timestamp: i64) -> reqwest::Response {
+        let secret = Secret::parse(SECRET).unwrap();
+        let mut req = self.client.post(self.url(path)).header("content-type", "application/json").body(body.to_vec());
+        for (name, value) in secret.headers(msg_id, timestamp, body) {
+            req = req.header(name, value);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn post_order(&self, order: &Value) -> reqwest::Response {
+        let body = serde_json::to_vec(order).unwrap();
+        let id = format!("msg_{}", order["order_id"].as_str().unwrap());
+        self.signed_post("/v1/orders", &body, &id, now()).await
+    }
+
+    pub async fn post_refund(&self, refund: &Value) -> reqwest::Response {
+        let body = serde_json::to_vec(refund).unwrap();
+        let id = format!("msg_{}", refund["refund_id"].as_str().unwrap());
+        self.signed_post("/v1/refunds", &body, &id, now()).await
+    }
+
+    pub async fn stats(&self, partner: &str) -> Value {
+        let r = self.client.get(self.url(&format!("/v1/partners/{partner}/stats"))).bearer_auth(ADMIN_KEY).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap()
+    }
+}
+
+/// The `rt_click` value appended to a redirect's Location.
+pub fn click_from(headers: &HeaderMap) -> Option<String> {
+    let location = url::Url::parse(headers.get(LOCATION)?.to_str().ok()?).ok()?;
+    location.query_pairs().find(|(k, _)| k == "rt_click").map(|(_, v)| v.into_owned())
+}
+
+pub fn set_cookie(headers: &HeaderMap) -> Option<String> {
+    headers.get(SET_COOKIE).map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// A canonical order of one $99 course.
+pub fn order(id: &str, click: Option<&str>, email: &str) -> Value {
+    let mut attribution = json!({});
+    if let Some(c) = click {
+        attribution["click_id"] = json!(c);
+    }
+    json!({
+        "order_id": id,
+        "occurred_at": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap(),
+        "currency": "USD",
+        "items": [{"sku": "course", "name": "The Course", "quantity": 1, "unit_price_minor": 9900}],
+        "total_minor": 9900,
+        "customer": {"email": email},
+        "attribution": attribution,
+        "source": "api"
+    })
+}
+
+pub async fn error_code(r: reqwest::Response) -> String {
+    let body: Value = r.json().await.expect("error bodies are JSON");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "error without a message: {body}");
+    body["error"].as_str().unwrap().to_owned()
+}
