@@ -1,8 +1,10 @@
 //! Identifiers that arrive from URLs, cookies, carts and operators.
 
 use crate::ParseError;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use core::fmt;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 const CODE_CHARS: &str = "A-Z a-z 0-9 _ -";
 
@@ -65,7 +67,7 @@ macro_rules! string_newtype {
             }
         }
 
-        impl std::str::FromStr for $name {
+        impl core::str::FromStr for $name {
             type Err = ParseError;
             fn from_str(raw: &str) -> Result<Self, ParseError> {
                 Self::parse(raw)
@@ -125,7 +127,7 @@ fn parse_visible(what: &'static str, raw: &str, max: usize) -> Result<String, Pa
 
 fn parse_email(raw: &str) -> Result<String, ParseError> {
     const WHAT: &str = "email";
-    let email = raw.trim().to_ascii_lowercase();
+    let email = raw.trim_matches(|c: char| c.is_ascii_whitespace()).to_ascii_lowercase();
     if email.is_empty() {
         return Err(ParseError::Empty { what: WHAT });
     }
@@ -141,7 +143,7 @@ fn parse_email(raw: &str) -> Result<String, ParseError> {
     if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
         return Err(ParseError::Invalid { what: WHAT, why: "its domain has no dot" });
     }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>') {
+    if email.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'<' || b == b'>') {
         return Err(ParseError::Invalid { what: WHAT, why: "it contains spaces or brackets" });
     }
     Ok(email)

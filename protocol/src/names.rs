@@ -14,3 +14,8 @@ pub const STRIPE_REFERENCE_PARAM: &str = "client_reference_id";
 pub const DEFAULT_WINDOW_DAYS: u32 = 30;
 /// Browsers cap any cookie at 400 days, so longer windows cannot be honoured client-side.
 pub const MAX_WINDOW_DAYS: u32 = 400;
+/// The snippet's own first-party record (cookie and localStorage) on the merchant's and tools'
+/// sites. Distinct from `rt_click`, which the server sets HttpOnly and scripts cannot overwrite.
+pub const SNIPPET_RECORD: &str = "rt_ref";
+/// localStorage key of order ids whose conversion this browser already sent.
+pub const SNIPPET_CONVERSIONS: &str = "rt_conv";

@@ -1,1 +1,56 @@
-fn main() {}
+//! `cargo xtask <task>`: the project's chores, so the README's commands stay one line each.
+//!
+//! - `snippet` builds the browser snippet into `www/dist/` and enforces its size budget.
+//! - `demo` builds what is needed and runs `reftrack demo`.
+//! - `test` installs what the tests need on a fresh machine (wasm target, Chromium), builds the
+//!   snippet, then runs every test of the workspace.
+
+mod setup;
+mod snippet;
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// Runs a command in the workspace root, failing on a non-zero exit.
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {cmd:?}");
+    let status = cmd.current_dir(root()).status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("snippet") => {
+            setup::wasm_target()?;
+            snippet::build(args.iter().any(|a| a == "--strict"))
+        }
+        Some("demo") => {
+            setup::wasm_target()?;
+            snippet::build_if_stale()?;
+            run(cargo().args(["run", "--release", "-p", "reftrack-server", "--", "demo"]).args(&args[1..]))
+        }
+        Some("test") => {
+            setup::wasm_target()?;
+            setup::browser()?;
+            snippet::build_if_stale()?;
+            run(cargo().args(["test", "--workspace"]))
+        }
+        _ => {
+            eprintln!("usage: cargo xtask <snippet [--strict] | demo [serve flags] | test>");
+            std::process::exit(2);
+        }
+    }
+}

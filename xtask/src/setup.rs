@@ -1,0 +1,46 @@
+//! Installing what a fresh machine lacks: the wasm target, Chromium and its driver. Each step is
+//! skipped when already done.
+
+use crate::run;
+use anyhow::{bail, Result};
+use std::process::Command;
+
+fn has(program: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// `rustup target add wasm32-unknown-unknown` if missing.
+pub fn wasm_target() -> Result<()> {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    match installed {
+        Ok(out) if String::from_utf8_lossy(&out.stdout).contains("wasm32-unknown-unknown") => Ok(()),
+        Ok(_) => run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"])),
+        Err(_) => Ok(()), // No rustup: the toolchain manager of this machine must provide the target.
+    }
+}
+
+/// Debian's chromium and chromium-driver (browser tests) and binaryen (wasm-opt, a smaller
+/// snippet), when missing and we may install them.
+pub fn browser() -> Result<()> {
+    if has("chromium") && has("chromedriver") && has("wasm-opt") {
+        return Ok(());
+    }
+    if !has("apt-get") {
+        bail!("the browser tests need chromium and chromedriver on PATH");
+    }
+    let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
+    let apt = |args: &[&str]| {
+        let mut cmd = Command::new(sudo.first().copied().unwrap_or("apt-get"));
+        if !sudo.is_empty() {
+            cmd.arg("apt-get");
+        }
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut cmd)
+    };
+    apt(&["update", "-qq"])?;
+    apt(&["install", "-y", "-qq", "chromium", "chromium-driver", "binaryen"])
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
