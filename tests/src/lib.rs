@@ -1,0 +1,316 @@
+//! The end-to-end harness: real `reftrack` (and `reftrack-connector`) processes on random ports,
+//! the fixture "sites" served on one port under distinct host names, and a real headless Chromium
+//! driven over WebDriver with `*.test` mapped to 127.0.0.1, so cookies, SameSite and CORS behave
+//! as between real domains.
+
+use anyhow::{bail, Context, Result};
+use fantoccini::{Client, ClientBuilder};
+use reftrack_protocol::signature::Secret;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+pub mod sites;
+
+/// The signing secret the server accepts and the tests (or the connector) sign with.
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// The admin key of test servers.
+pub const ADMIN_KEY: &str = "e2e-admin-key-0123456789";
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf()
+}
+
+/// Builds the binaries once per test process and returns the folder holding them.
+pub fn binaries() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-q", "-p", "reftrack-server", "--bins"])
+            .current_dir(root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the binaries failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+        target.join("debug")
+    })
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process killed on drop.
+pub struct Process {
+    child: Child,
+    /// Lines the process printed on stdout after its "listening" line.
+    pub output: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cmd`, waiting for a stdout line starting with `ready_prefix`; returns the rest of it.
+pub fn spawn_until(mut cmd: Command, ready_prefix: &str) -> Result<(Process, String)> {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = cmd.spawn().with_context(|| format!("starting {cmd:?}"))?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let rest = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(rest) = line.strip_prefix(ready_prefix) {
+                    break rest.to_owned();
+                }
+            }
+            _ => bail!("{cmd:?} exited before printing {ready_prefix:?}"),
+        }
+    };
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let sink = output.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    Ok((Process { child, output }, rest))
+}
+
+/// A running tracking server with its own database.
+pub struct TrackServer {
+    pub process: Process,
+    /// `http://track.merchant.test:PORT`
+    pub base: String,
+    pub port: u16,
+    pub dir: TempDir,
+}
+
+impl TrackServer {
+    /// Starts `reftrack serve` for `track.merchant.test`, allowing the sites' origins.
+    pub fn start(sites_port: u16) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let port = free_port();
+        let origins = ["www.merchant.test", "webinar-tool.test", "checkout.cartvendor.test"]
+            .iter()
+            .map(|h| format!("http://{h}:{sites_port}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut cmd = Command::new(binaries().join("reftrack"));
+        cmd.arg("serve")
+            .env("REFTRACK_LISTEN", format!("127.0.0.1:{port}"))
+            .env("REFTRACK_DATABASE_URL", format!("sqlite://{}", dir.path().join("reftrack.db").display()))
+            .env("REFTRACK_PUBLIC_URL", format!("http://track.merchant.test:{port}"))
+            .env("REFTRACK_COOKIE_DOMAIN", "merchant.test")
+            .env("REFTRACK_ALLOWED_ORIGINS", origins)
+            .env("REFTRACK_SIGNING_SECRETS", SECRET)
+            .env("REFTRACK_ADMIN_KEY", ADMIN_KEY)
+            .env("REFTRACK_WWW_DIR", root().join("www"))
+            .env("RUST_LOG", "warn");
+        let (process, _) = spawn_until(cmd, "reftrack listening on ")?;
+        Ok(Self { process, base: format!("http://track.merchant.test:{port}"), port, dir })
+    }
+
+    /// The server's own loopback URL (for the test's HTTP calls, which do not resolve `*.test`).
+    pub fn local(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Program `standard` (30 %, 60 days), partners jane and john, link `demo` to the landing page.
+    pub async fn seed(&self, landing: &str) -> Result<()> {
+        let client = reqwest::Client::new();
+        let post = |path: &str, body: Value| client.post(self.local(path)).bearer_auth(ADMIN_KEY).json(&body).send();
+        let r = post("/v1/admin/programs", json!({"code":"standard","rate_bps":3000,"window_days":60})).await?;
+        anyhow::ensure!(r.status() == 201, "program: {}", r.text().await?);
+        for code in ["jane", "john"] {
+            let body = json!({"code":code,"name":code,"email":format!("{code}@partners.example"),"programs":["standard"]});
+            let r = post("/v1/admin/partners", body).await?;
+            anyhow::ensure!(r.status() == 201, "partner: {}", r.text().await?);
+        }
+        let r = post("/v1/admin/links", json!({"code":"demo","destination":landing,"programs":["standard"]})).await?;
+        anyhow::ensure!(r.status() == 201, "link: {}", r.text().await?);
+        Ok(())
+    }
+
+    /// A partner's stats, as the admin sees them.
+    pub async fn stats(&self, partner: &str) -> Result<Value> {
+        let r = reqwest::Client::new().get(self.local(&format!("/v1/partners/{partner}/stats"))).bearer_auth(ADMIN_KEY).send().await?;
+        Ok(r.error_for_status()?.json().await?)
+    }
+
+    /// Posts a signed canonical order as a merchant's own code would.
+    pub async fn post_order(&self, order: &Value) -> Result<Value> {
+        let body = serde_json::to_vec(order)?;
+        let secret = Secret::parse(SECRET)?;
+        let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut req = reqwest::Client::new().post(self.local("/v1/orders")).body(body.clone());
+        for (k, v) in secret.headers(&format!("msg_{}", order["order_id"].as_str().unwrap_or("x")), ts, &body) {
+            req = req.header(k, v);
+        }
+        Ok(req.send().await?.error_for_status()?.json().await?)
+    }
+}
+
+/// One chromedriver per test process.
+fn chromedriver() -> &'static str {
+    static URL: OnceLock<(Mutex<Process>, String)> = OnceLock::new();
+    let (_, url) = URL.get_or_init(|| {
+        let port = free_port();
+        let mut cmd = Command::new("chromedriver");
+        cmd.arg(format!("--port={port}"));
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let child = cmd.spawn().expect("start chromedriver (apt-get install chromium-driver)");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (Mutex::new(Process { child, output: Default::default() }), url)
+    });
+    url
+}
+
+/// A fresh headless Chromium (its own profile) with `*.test` resolving to loopback.
+pub struct Browser {
+    pub client: Client,
+    _profile: TempDir,
+}
+
+impl Browser {
+    /// Starts a browser; `block_cookies` makes it refuse all cookies.
+    pub async fn start(block_cookies: bool) -> Result<Self> {
+        // WebDriver is plain HTTP, but the client's TLS stack needs a provider chosen once.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let profile = tempfile::tempdir()?;
+        let mut prefs = json!({});
+        if block_cookies {
+            prefs = json!({"profile.default_content_setting_values.cookies": 2});
+        }
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": which_chromium(),
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--disable-quic", "--host-resolver-rules=MAP *.test 127.0.0.1",
+                    // A visitor's browser: the server rightly does not count HeadlessChrome as a person.
+                    "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+                "prefs": prefs,
+            }
+        });
+        let caps = caps.as_object().unwrap().clone();
+        let client = ClientBuilder::rustls()?.capabilities(caps).connect(chromedriver()).await.context("WebDriver session")?;
+        Ok(Self { client, _profile: profile })
+    }
+
+    /// Opens `url` and waits until the snippet has started (or `timeout` passes).
+    pub async fn open(&self, url: &str) -> Result<()> {
+        self.client.goto(url).await?;
+        self.wait_for("return typeof window.reftrack === 'function'").await
+    }
+
+    /// Runs `script` (which may return a Promise) and returns its value.
+    pub async fn eval(&self, script: &str) -> Result<Value> {
+        Ok(self.client.execute(script, vec![]).await?)
+    }
+
+    /// Polls `script` until it returns true, for up to 10 s.
+    pub async fn wait_for(&self, script: &str) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.eval(script).await? == Value::Bool(true) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("timed out waiting for: {script}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Ends the session.
+    pub async fn close(self) -> Result<()> {
+        self.client.close().await?;
+        Ok(())
+    }
+}
+
+fn which_chromium() -> String {
+    for candidate in ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"] {
+        if Path::new(candidate).exists() {
+            return candidate.to_owned();
+        }
+    }
+    "chromium".to_owned()
+}
+
+/// Fails early with a clear message when the snippet has not been built.
+pub fn require_snippet() {
+    let dist = root().join("www/dist");
+    assert!(
+        dist.join("reftrack.js").exists() && dist.join("reftrack_bg.wasm").exists(),
+        "the snippet is not built: run `cargo xtask snippet` (the README's test command does)"
+    );
+}
+
+/// A tracking server, the fixture sites and a browser, wired together.
+pub struct Lab {
+    pub sites: sites::Sites,
+    pub track: TrackServer,
+    pub browser: Browser,
+}
+
+impl Lab {
+    /// Everything up, seeded, with a fresh browser (`block_cookies` for a cookie-refusing one).
+    pub async fn start(block_cookies: bool) -> Result<Self> {
+        require_snippet();
+        let sites = sites::Sites::start().await?;
+        let track = TrackServer::start(sites.port)?;
+        sites.set_track(&track.base);
+        track.seed(&sites.url("www.merchant.test", "/landing.html")).await?;
+        let browser = Browser::start(block_cookies).await?;
+        Ok(Self { sites, track, browser })
+    }
+
+    /// Follows partner `aff`'s tracking link in the browser and waits for the landing page.
+    pub async fn click(&self, aff: &str, sid: Option<&str>) -> Result<String> {
+        let sid = sid.map(|s| format!("&sid={s}")).unwrap_or_default();
+        self.browser.open(&format!("{}/go/demo?aff={aff}{sid}", self.track.base)).await?;
+        let found = self.browser.eval("return reftrack.affiliate().then(function (a) { return a && a.clickId; })").await?;
+        found.as_str().map(str::to_owned).context("no click captured")
+    }
+
+    /// Errors the page reported (uncaught exceptions and unhandled rejections).
+    pub async fn page_errors(&self) -> Result<Value> {
+        self.browser.eval("return window.__errors || []").await
+    }
+
+    /// Polls a stats figure until it reaches `want` (beacons arrive asynchronously).
+    pub async fn wait_for_stat(&self, partner: &str, key: &str, want: i64) -> Result<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let stats = self.track.stats(partner).await?;
+            if stats[key].as_i64() == Some(want) {
+                return Ok(stats);
+            }
+            if Instant::now() > deadline {
+                bail!("{partner}'s {key} is {} (wanted {want}): {stats}", stats[key]);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
