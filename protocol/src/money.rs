@@ -49,6 +49,52 @@ impl fmt::Display for Currency {
     }
 }
 
+impl Currency {
+    /// Decimal places of the minor unit (ISO 4217): 2, except the zero- and three-decimal currencies.
+    pub fn exponent(&self) -> u32 {
+        const ZERO: [&str; 17] =
+            ["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"];
+        const THREE: [&str; 7] = ["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+        let code = self.as_str();
+        if ZERO.contains(&code) {
+            0
+        } else if THREE.contains(&code) {
+            3
+        } else {
+            2
+        }
+    }
+
+    /// Parses a decimal amount in major units as carts send it (`"199.00"`, `"5"`, `"-10.5"`)
+    /// into exact minor units: no floating point, and more decimals than the currency has is an error.
+    pub fn parse_major(&self, raw: &str) -> Result<i64, ParseError> {
+        const WHAT: &str = "amount";
+        let raw = raw.trim_matches(|c: char| c.is_ascii_whitespace());
+        let (negative, digits) = match raw.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, raw),
+        };
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        let exponent = self.exponent() as usize;
+        let fraction = fraction.trim_end_matches('0');
+        let valid = !whole.is_empty()
+            && whole.len() <= 15
+            && whole.bytes().all(|b| b.is_ascii_digit())
+            && fraction.bytes().all(|b| b.is_ascii_digit());
+        if !valid {
+            return Err(ParseError::Invalid { what: WHAT, why: "it is not a decimal number" });
+        }
+        if fraction.len() > exponent {
+            return Err(ParseError::Invalid { what: WHAT, why: "it has more decimals than the currency" });
+        }
+        let mut minor: i64 = 0;
+        for b in whole.bytes().chain(fraction.bytes()).chain(core::iter::repeat_n(b'0', exponent - fraction.len())) {
+            minor = minor * 10 + i64::from(b - b'0');
+        }
+        Ok(if negative { -minor } else { minor })
+    }
+}
+
 /// An amount in integer minor units (cents) of a currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
@@ -59,6 +105,22 @@ pub struct Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn major_amounts_become_exact_minor_units_by_currency() {
+        let usd = Currency::parse("USD").unwrap();
+        assert_eq!(usd.parse_major("199.00"), Ok(19900));
+        assert_eq!(usd.parse_major("0.1"), Ok(10));
+        assert_eq!(usd.parse_major("5"), Ok(500));
+        assert_eq!(usd.parse_major("-10.50"), Ok(-1050));
+        assert_eq!(usd.parse_major("19.990"), Ok(1999));
+        assert!(usd.parse_major("1.999").is_err());
+        assert!(usd.parse_major("1e3").is_err());
+        assert!(usd.parse_major("").is_err());
+        assert!(usd.parse_major(".5").is_err());
+        assert_eq!(Currency::parse("JPY").unwrap().parse_major("1500"), Ok(1500));
+        assert_eq!(Currency::parse("KWD").unwrap().parse_major("1.234"), Ok(1234));
+    }
 
     #[test]
     fn currencies_are_three_letters_upper_cased() {

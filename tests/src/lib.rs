@@ -33,7 +33,7 @@ pub fn binaries() -> &'static Path {
     DIR.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-q", "-p", "reftrack-server", "--bins"])
+            .args(["build", "-q", "-p", "reftrack-server", "-p", "reftrack-connector", "--bins"])
             .current_dir(root())
             .status()
             .expect("run cargo build");
@@ -100,8 +100,25 @@ pub struct TrackServer {
 impl TrackServer {
     /// Starts `reftrack serve` for `track.merchant.test`, allowing the sites' origins.
     pub fn start(sites_port: u16) -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let port = free_port();
+        Self::start_in(tempfile::tempdir()?, free_port(), sites_port)
+    }
+
+    /// Stops the process (SIGKILL) and starts it again on the same port and database.
+    pub fn restart(self, sites_port: u16) -> Result<Self> {
+        let TrackServer { process, port, dir, .. } = self;
+        drop(process);
+        Self::start_in(dir, port, sites_port)
+    }
+
+    /// Stops the server, keeping its database and port for [`TrackServer::start_in`].
+    pub fn stop(self) -> (TempDir, u16) {
+        let TrackServer { process, port, dir, .. } = self;
+        drop(process);
+        (dir, port)
+    }
+
+    /// Starts on `port` with the database in `dir`.
+    pub fn start_in(dir: TempDir, port: u16, sites_port: u16) -> Result<Self> {
         let origins = ["www.merchant.test", "webinar-tool.test", "checkout.cartvendor.test"]
             .iter()
             .map(|h| format!("http://{h}:{sites_port}"))
@@ -312,5 +329,103 @@ impl Lab {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// A running `reftrack-connector serve`.
+pub struct ConnectorProcess {
+    pub process: Process,
+    pub base: String,
+}
+
+/// The cart secrets the test connector is configured with.
+pub const STRIPE_SECRET: &str = "whsec_stripe_test_secret_for_e2e";
+pub const SHOPIFY_SECRET: &str = "shpss_test_client_secret";
+pub const WOOCOMMERCE_SECRET: &str = "woo-webhook-secret";
+pub const PADDLE_SECRET: &str = "pdl_ntfset_01test_secret";
+pub const GENERIC_SECRET: &str = "whsec_Z2VuZXJpYy1tZXJjaGFudC1zZWNyZXQ=";
+
+impl ConnectorProcess {
+    /// Starts the connector forwarding to `backend` with its outbox at `outbox`; `env` overrides.
+    pub fn start(backend: &str, outbox: &Path, env: &[(&str, &str)]) -> Result<Self> {
+        let mut cmd = Command::new(binaries().join("reftrack-connector"));
+        cmd.arg("serve")
+            .env("REFTRACK_CONNECTOR_LISTEN", "127.0.0.1:0")
+            .env("REFTRACK_BACKEND_URL", backend)
+            .env("REFTRACK_SIGNING_SECRET", SECRET)
+            .env("REFTRACK_OUTBOX", outbox)
+            .env("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
+            .env("SHOPIFY_WEBHOOK_SECRET", SHOPIFY_SECRET)
+            .env("WOOCOMMERCE_WEBHOOK_SECRET", WOOCOMMERCE_SECRET)
+            .env("PADDLE_WEBHOOK_SECRET", PADDLE_SECRET)
+            .env("GENERIC_WEBHOOK_SECRET", GENERIC_SECRET)
+            .env("REFTRACK_RETRY_MIN_MS", "100")
+            .env("REFTRACK_RETRY_MAX_MS", "500")
+            .env("RUST_LOG", "error");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let (process, base) = spawn_until(cmd, "reftrack-connector listening on ")?;
+        Ok(Self { process, base })
+    }
+
+    /// Runs a `reftrack-connector` subcommand on the same outbox and returns its stdout.
+    pub fn cli(outbox: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String> {
+        let mut cmd = Command::new(binaries().join("reftrack-connector"));
+        cmd.arg("--outbox").arg(outbox).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output()?;
+        anyhow::ensure!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(String::from_utf8(out.stdout)?)
+    }
+}
+
+/// Follows a tracking link as a visitor's browser would, without following the redirect.
+pub async fn click(track: &TrackServer, aff: &str) -> Result<String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36")
+        .build()?;
+    let r = client.get(track.local(&format!("/go/demo?aff={aff}"))).send().await?;
+    let location = r.headers().get(reqwest::header::LOCATION).context("no redirect")?.to_str()?.to_owned();
+    let url = url::Url::parse(&location)?;
+    url.query_pairs().find(|(k, _)| k == "rt_click").map(|(_, v)| v.into_owned()).context("no click in the redirect")
+}
+
+/// Polls `check` until it yields a value, for up to `secs` seconds.
+pub async fn poll<T, F, Fut>(secs: u64, what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(Some(value)) = check().await {
+            return Ok(value);
+        }
+        if Instant::now() > deadline {
+            bail!("timed out waiting until {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Polls until `check` holds, for up to `secs` seconds.
+pub async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if check().await.unwrap_or(false) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("timed out waiting until {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

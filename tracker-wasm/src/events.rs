@@ -79,7 +79,7 @@ pub enum NotSent {
 pub fn conversion(record: Option<&Record>, input: &ConversionInput<'_>, sent: &str, now: u64) -> Result<String, NotSent> {
     let order_id = OrderId::parse(input.order_id).map_err(|_| NotSent::Invalid)?;
     let currency = Currency::parse(input.currency).map_err(|_| NotSent::Invalid)?;
-    let amount = amount_minor(input.amount_minor, input.amount, currency.as_str()).ok_or(NotSent::Invalid)?;
+    let amount = amount_minor(input.amount_minor, input.amount, &currency).ok_or(NotSent::Invalid)?;
     if was_sent(sent, order_id.as_str()) {
         return Err(NotSent::AlreadySent);
     }
@@ -113,24 +113,10 @@ pub fn remember(sent: &str, order_id: &str) -> String {
     out
 }
 
-/// Decimal places of a currency's minor unit (ISO 4217): 0 and 3 are the exceptions to 2.
-pub fn minor_exponent(currency: &str) -> usize {
-    const ZERO: [&str; 17] =
-        ["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"];
-    const THREE: [&str; 7] = ["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
-    if ZERO.contains(&currency) {
-        0
-    } else if THREE.contains(&currency) {
-        3
-    } else {
-        2
-    }
-}
-
 /// The amount in integer minor units: `amount_minor` when given (it must be whole), else the
 /// major `amount` scaled by the currency's exponent and rounded half up. Negative, non-finite or
 /// absurdly large amounts are refused.
-pub fn amount_minor(amount_minor: f64, amount: f64, currency: &str) -> Option<u64> {
+pub fn amount_minor(amount_minor: f64, amount: f64, currency: &Currency) -> Option<u64> {
     const LIMIT: f64 = 9.0e15;
     let minor = if !amount_minor.is_nan() {
         if amount_minor != (amount_minor as u64) as f64 {
@@ -138,7 +124,7 @@ pub fn amount_minor(amount_minor: f64, amount: f64, currency: &str) -> Option<u6
         }
         amount_minor
     } else {
-        amount * [1.0, 10.0, 100.0, 1000.0][minor_exponent(currency)] + 0.5
+        amount * [1.0, 10.0, 100.0, 1000.0][currency.exponent() as usize] + 0.5
     };
     (minor.is_finite() && (0.0..LIMIT).contains(&minor)).then_some(minor as u64)
 }
@@ -210,11 +196,12 @@ mod tests {
 
     #[test]
     fn amounts_become_integer_minor_units_by_currency() {
-        assert_eq!(amount_minor(9900.0, f64::NAN, "USD"), Some(9900));
-        assert_eq!(amount_minor(f64::NAN, 99.0, "USD"), Some(9900));
-        assert_eq!(amount_minor(f64::NAN, 19.99, "EUR"), Some(1999));
-        assert_eq!(amount_minor(f64::NAN, 1500.0, "JPY"), Some(1500));
-        assert_eq!(amount_minor(f64::NAN, 1.234, "KWD"), Some(1234));
-        assert_eq!(amount_minor(f64::NAN, f64::INFINITY, "USD"), None);
+        let c = |code: &str| Currency::parse(code).unwrap();
+        assert_eq!(amount_minor(9900.0, f64::NAN, &c("USD")), Some(9900));
+        assert_eq!(amount_minor(f64::NAN, 99.0, &c("USD")), Some(9900));
+        assert_eq!(amount_minor(f64::NAN, 19.99, &c("EUR")), Some(1999));
+        assert_eq!(amount_minor(f64::NAN, 1500.0, &c("JPY")), Some(1500));
+        assert_eq!(amount_minor(f64::NAN, 1.234, &c("KWD")), Some(1234));
+        assert_eq!(amount_minor(f64::NAN, f64::INFINITY, &c("USD")), None);
     }
 }

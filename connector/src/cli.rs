@@ -1,0 +1,190 @@
+//! `reftrack-connector serve | send | import | outbox list | outbox retry`.
+
+use crate::client::Client;
+use crate::configuration::{BackendArgs, OutboxArgs, ServeArgs};
+use crate::metrics::Metrics;
+use crate::outbox::Outbox;
+use crate::startup::{forwarder, shutdown_signal, Connector};
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use reftrack_protocol::signature::Secret;
+use reftrack_protocol::{Attribution, CanonicalOrder, ClickId, Currency, Customer, Email, OrderId, PartnerCode, SubId};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// reftrack-connector: third-party cart webhooks in, signed canonical orders out.
+#[derive(Debug, Parser)]
+#[command(name = "reftrack-connector", version)]
+pub struct Cli {
+    #[command(flatten)]
+    outbox: OutboxArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Receive cart webhooks and forward them.
+    Serve(Box<ServeArgs>),
+    /// Send one canonical order (a JSON file) to the server now.
+    Send {
+        file: PathBuf,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// Backfill historical orders from a CSV file through the outbox.
+    Import {
+        /// Columns: order_id, occurred_at (RFC 3339), currency, total_minor, email, click_id, partner, sub_id, source.
+        file: PathBuf,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// Inspect or retry outbox entries.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// List entries (all, or of one state: pending, done, dead).
+    List {
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Queue entries again: one by id, or every dead letter.
+    Retry {
+        #[arg(long, conflicts_with = "dead")]
+        id: Option<i64>,
+        #[arg(long)]
+        dead: bool,
+    },
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CsvOrder {
+    order_id: String,
+    occurred_at: String,
+    currency: String,
+    total_minor: i64,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    click_id: String,
+    #[serde(default)]
+    partner: String,
+    #[serde(default)]
+    sub_id: String,
+    #[serde(default)]
+    source: String,
+}
+
+fn opt<T>(raw: &str, parse: impl Fn(&str) -> Result<T, reftrack_protocol::ParseError>) -> anyhow::Result<Option<T>> {
+    if raw.is_empty() {
+        Ok(None)
+    } else {
+        Ok(Some(parse(raw)?))
+    }
+}
+
+impl CsvOrder {
+    fn into_order(self) -> anyhow::Result<CanonicalOrder> {
+        let order = CanonicalOrder {
+            order_id: OrderId::parse(&self.order_id)?,
+            occurred_at: crate::carts::from_rfc3339(&self.occurred_at)?,
+            currency: Currency::parse(&self.currency)?,
+            items: vec![],
+            total_minor: self.total_minor,
+            customer: Customer { email: opt(&self.email, Email::parse)? },
+            attribution: Attribution {
+                click_id: opt(&self.click_id, ClickId::parse)?,
+                partner: opt(&self.partner, PartnerCode::parse)?,
+                sub_id: opt(&self.sub_id, SubId::parse)?,
+            },
+            source: if self.source.is_empty() { "import".into() } else { self.source },
+            renewal: false,
+        };
+        order.validate()?;
+        Ok(order)
+    }
+}
+
+impl Cli {
+    /// Runs the chosen command.
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Serve(args) => {
+                let connector = Connector::build(&args, &self.outbox.outbox).await?;
+                tracing::info!(settings = ?args, "starting");
+                // Tests and scripts read this line to learn the port when listening on :0.
+                println!("reftrack-connector listening on http://{}", connector.local_addr());
+                connector.run_until(shutdown_signal()).await
+            }
+            Command::Send { file, backend } => {
+                let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                let order: CanonicalOrder = serde_json::from_str(&text).context("the file is not a canonical order")?;
+                let client = Client::new(backend.backend_url.clone(), Secret::parse(&backend.signing_secret)?);
+                println!("{}", serde_json::to_string_pretty(&client.forward(&order).await?)?);
+                Ok(())
+            }
+            Command::Import { file, backend } => import(&self.outbox.outbox, &file, &backend).await,
+            Command::Outbox(cmd) => {
+                let outbox = Outbox::open(&self.outbox.outbox).await?;
+                match cmd {
+                    OutboxCommand::List { state } => {
+                        println!("{}", serde_json::to_string_pretty(&outbox.list(state.as_deref()).await?)?);
+                    }
+                    OutboxCommand::Retry { id, dead } => {
+                        if id.is_none() && !dead {
+                            bail!("give --id N or --dead");
+                        }
+                        let n = outbox.retry(id, crate::now_ms()).await?;
+                        println!("{{\"requeued\": {n}}}");
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn import(outbox_path: &str, file: &PathBuf, backend: &BackendArgs) -> anyhow::Result<()> {
+    let outbox = Outbox::open(outbox_path).await?;
+    let mut reader = csv::Reader::from_path(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut orders = Vec::new();
+    for (line, row) in reader.deserialize::<CsvOrder>().enumerate() {
+        let order = row.map_err(anyhow::Error::from).and_then(CsvOrder::into_order).with_context(|| format!("row {}", line + 2))?;
+        orders.push(order);
+    }
+    let bar = indicatif::ProgressBar::new(orders.len() as u64);
+    bar.set_style(indicatif::ProgressStyle::with_template("{msg:10} {bar:40} {pos}/{len} {eta}").expect("template"));
+    bar.set_message("queued");
+    for order in &orders {
+        outbox.accept(Some(order), &[], &[], crate::now_ms()).await?;
+        bar.inc(1);
+    }
+    bar.finish();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let forwarder = forwarder(outbox.clone(), backend, Arc::new(Metrics::default()), wake)?;
+    let sent = indicatif::ProgressBar::new(orders.len() as u64);
+    sent.set_style(indicatif::ProgressStyle::with_template("{msg:10} {bar:40} {pos}/{len} {eta}").expect("template"));
+    sent.set_message("forwarded");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(forwarder.run(async {
+        let _ = stop_rx.await;
+    }));
+    loop {
+        let (pending, _) = outbox.depth().await?;
+        sent.set_position(orders.len() as u64 - (pending as u64).min(orders.len() as u64));
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = stop_tx.send(());
+    running.await?;
+    sent.finish();
+    let (_, dead) = outbox.depth().await?;
+    println!("{{\"imported\": {}, \"dead\": {dead}}}", orders.len());
+    Ok(())
+}

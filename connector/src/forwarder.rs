@@ -1,0 +1,219 @@
+//! Delivers outbox entries to the server: signed (Standard Webhooks, the message id stable per
+//! order so the server recognises a retry), in parallel up to a bound so one slow order never
+//! blocks the others, retried with capped exponential backoff and full jitter, honouring
+//! `Retry-After`. Only the server's acceptance takes an entry out of the queue.
+
+use crate::metrics::Metrics;
+use crate::outbox::{Entry, Kind, Outbox};
+use backon::BackoffBuilder;
+use rand::Rng;
+use reftrack_protocol::signature::Secret;
+use reqwest::StatusCode;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+/// How retries are spaced.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// The delay before attempt `attempt + 1`: uniform in `[0, min × 2^attempt]` (capped at `max`).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let ceiling = backon::ExponentialBuilder::default()
+            .with_min_delay(self.min)
+            .with_max_delay(self.max)
+            .with_factor(2.0)
+            .without_max_times()
+            .build()
+            .nth(attempt as usize)
+            .unwrap_or(self.max);
+        let ms = ceiling.as_millis() as u64;
+        Duration::from_millis(rand::thread_rng().gen_range(0..=ms))
+    }
+}
+
+/// What the server's answer means for an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Recorded (2xx), or already recorded (409).
+    Done,
+    /// Try again, not before this delay (from `Retry-After`) if given.
+    Retry { reason: String, not_before: Option<Duration> },
+    /// Refused for good (4xx other than 408/409/429): a dead letter.
+    Dead(String),
+}
+
+/// Classifies an HTTP answer. A refund's 404 (its order not delivered yet) is retried.
+pub fn classify(kind: Kind, status: StatusCode, retry_after: Option<&str>, body: &str) -> Outcome {
+    let reason = format!("{} {}", status.as_u16(), body.chars().take(300).collect::<String>());
+    if status.is_success() || status == StatusCode::CONFLICT {
+        return Outcome::Done;
+    }
+    let not_before = retry_after.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
+    let retryable = status.is_server_error()
+        || matches!(status, StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS)
+        || (kind == Kind::Refund && status == StatusCode::NOT_FOUND);
+    if retryable {
+        Outcome::Retry { reason, not_before }
+    } else {
+        Outcome::Dead(reason)
+    }
+}
+
+/// The delivery loop's settings.
+#[derive(Clone)]
+pub struct Forwarder {
+    pub outbox: Outbox,
+    pub http: reqwest::Client,
+    pub backend: String,
+    pub secret: Secret,
+    pub concurrency: usize,
+    pub backoff: Backoff,
+    pub metrics: Arc<Metrics>,
+    /// Woken when an intake adds entries.
+    pub wake: Arc<Notify>,
+}
+
+impl Forwarder {
+    /// Delivers until `stop` resolves (in-flight sends finish; the rest stay queued).
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        let mut in_flight: HashSet<i64> = HashSet::new();
+        let mut sends: JoinSet<i64> = JoinSet::new();
+        loop {
+            let free = self.concurrency.saturating_sub(in_flight.len());
+            if free > 0 {
+                let busy: Vec<i64> = in_flight.iter().copied().collect();
+                match self.outbox.due(crate::now_ms(), free as i64, &busy).await {
+                    Ok(entries) => {
+                        for entry in entries {
+                            in_flight.insert(entry.id);
+                            let this = self.clone();
+                            sends.spawn(async move {
+                                let id = entry.id;
+                                this.deliver(entry).await;
+                                id
+                            });
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "reading the outbox failed"),
+                }
+            }
+            let wait = match self.outbox.next_due_ms().await {
+                Ok(Some(due)) => Duration::from_millis((due - crate::now_ms()).clamp(10, 1_000) as u64),
+                _ => Duration::from_secs(1),
+            };
+            tokio::select! {
+                _ = &mut stop => break,
+                Some(done) = sends.join_next(), if !sends.is_empty() => {
+                    if let Ok(id) = done {
+                        in_flight.remove(&id);
+                    }
+                }
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        while sends.join_next().await.is_some() {}
+    }
+
+    /// One attempt at one entry; its outcome is written back to the outbox.
+    pub async fn deliver(&self, entry: Entry) {
+        let outcome = self.attempt(&entry).await;
+        let now = crate::now_ms();
+        let written = match &outcome {
+            Outcome::Done => {
+                Metrics::bump(&self.metrics.forwarded);
+                self.outbox.mark_done(entry.id, now).await
+            }
+            Outcome::Retry { reason, not_before } => {
+                Metrics::bump(&self.metrics.retried);
+                let delay = self.backoff.delay(entry.attempts as u32).max(not_before.unwrap_or_default());
+                tracing::warn!(msg_id = %entry.msg_id, attempt = entry.attempts + 1, ?delay, %reason, "delivery failed; will retry");
+                self.outbox.mark_retry(entry.id, now + delay.as_millis() as i64, reason).await
+            }
+            Outcome::Dead(reason) => {
+                Metrics::bump(&self.metrics.dead_lettered);
+                tracing::error!(msg_id = %entry.msg_id, %reason, "the server refused this entry; kept as a dead letter");
+                self.outbox.mark_dead(entry.id, reason).await
+            }
+        };
+        if let Err(e) = written {
+            tracing::error!(error = %e, msg_id = %entry.msg_id, "recording a delivery outcome failed; it will be sent again");
+        }
+    }
+
+    async fn attempt(&self, entry: &Entry) -> Outcome {
+        // A fresh timestamp and signature per attempt; the message id never changes.
+        let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut request = self
+            .http
+            .post(format!("{}{}", self.backend.trim_end_matches('/'), entry.kind.path()))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(entry.body.clone());
+        for (name, value) in self.secret.headers(&entry.msg_id, ts, entry.body.as_bytes()) {
+            request = request.header(name, value);
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                let retry_after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let body = response.text().await.unwrap_or_default();
+                classify(entry.kind, status, retry_after.as_deref(), &body)
+            }
+            Err(e) => Outcome::Retry { reason: format!("network: {e}"), not_before: None },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acceptance_and_conflict_are_done_and_server_trouble_is_retried() {
+        assert_eq!(classify(Kind::Order, StatusCode::OK, None, ""), Outcome::Done);
+        assert_eq!(classify(Kind::Order, StatusCode::CONFLICT, None, ""), Outcome::Done);
+        for status in
+            [StatusCode::INTERNAL_SERVER_ERROR, StatusCode::BAD_GATEWAY, StatusCode::REQUEST_TIMEOUT, StatusCode::TOO_MANY_REQUESTS]
+        {
+            assert!(matches!(classify(Kind::Order, status, None, ""), Outcome::Retry { .. }), "{status}");
+        }
+    }
+
+    #[test]
+    fn other_client_errors_are_dead_letters_except_a_refund_waiting_for_its_order() {
+        assert!(
+            matches!(classify(Kind::Order, StatusCode::BAD_REQUEST, None, "invalid_order"), Outcome::Dead(r) if r.contains("invalid_order"))
+        );
+        assert!(matches!(classify(Kind::Order, StatusCode::UNAUTHORIZED, None, ""), Outcome::Dead(_)));
+        assert!(matches!(classify(Kind::Order, StatusCode::NOT_FOUND, None, ""), Outcome::Dead(_)));
+        assert!(matches!(classify(Kind::Refund, StatusCode::NOT_FOUND, None, ""), Outcome::Retry { .. }));
+    }
+
+    #[test]
+    fn retry_after_is_honoured() {
+        let outcome = classify(Kind::Order, StatusCode::SERVICE_UNAVAILABLE, Some("120"), "");
+        assert_eq!(outcome, Outcome::Retry { reason: "503 ".into(), not_before: Some(Duration::from_secs(120)) });
+    }
+
+    #[test]
+    fn backoff_is_full_jitter_under_a_growing_capped_ceiling() {
+        let b = Backoff { min: Duration::from_millis(100), max: Duration::from_secs(2) };
+        for attempt in 0..12 {
+            let ceiling = (100u64 << attempt.min(5)).min(2_000);
+            for _ in 0..50 {
+                assert!(b.delay(attempt).as_millis() as u64 <= ceiling, "attempt {attempt}");
+            }
+        }
+        // Full jitter reaches near zero as well as near the ceiling.
+        let samples: Vec<u128> = (0..400).map(|_| b.delay(10).as_millis()).collect();
+        assert!(samples.iter().any(|&d| d < 200) && samples.iter().any(|&d| d > 1_800));
+    }
+}

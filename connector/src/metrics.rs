@@ -1,0 +1,56 @@
+//! Counters at `/metrics` (Prometheus text format).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Process-wide counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub accepted: AtomicU64,
+    pub forwarded: AtomicU64,
+    pub retried: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    pub ignored: AtomicU64,
+    rejects: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Metrics {
+    /// Adds one.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a refused webhook by cart and reason.
+    pub fn reject(&self, cart: &str, reason: &str) {
+        *self.rejects.lock().expect("metrics lock").entry(format!("cart=\"{cart}\",reason=\"{reason}\"")).or_default() += 1;
+    }
+
+    /// The exposition, with the outbox depth read at the time of the scrape.
+    pub fn render(&self, pending: i64, dead: i64) -> String {
+        let mut out = String::new();
+        for (name, help, c) in [
+            ("reftrack_connector_accepted_total", "Orders and refunds accepted into the outbox", &self.accepted),
+            ("reftrack_connector_forwarded_total", "Entries the server accepted", &self.forwarded),
+            ("reftrack_connector_retried_total", "Delivery attempts that will be retried", &self.retried),
+            ("reftrack_connector_dead_lettered_total", "Entries the server refused for good", &self.dead_lettered),
+            ("reftrack_connector_ignored_total", "Webhooks acknowledged without an order or refund", &self.ignored),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", c.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP reftrack_connector_outbox_depth Entries waiting in the outbox, by state\n# TYPE reftrack_connector_outbox_depth gauge"
+        );
+        let _ = writeln!(
+            out,
+            "reftrack_connector_outbox_depth{{state=\"pending\"}} {pending}\nreftrack_connector_outbox_depth{{state=\"dead\"}} {dead}"
+        );
+        let _ = writeln!(out, "# HELP reftrack_connector_rejects_total Webhooks refused\n# TYPE reftrack_connector_rejects_total counter");
+        for (labels, n) in self.rejects.lock().expect("metrics lock").iter() {
+            let _ = writeln!(out, "reftrack_connector_rejects_total{{{labels}}} {n}");
+        }
+        out
+    }
+}
