@@ -180,6 +180,15 @@ mod tests {
     }
 
     #[test]
+    fn a_known_answer_computed_independently_verifies() {
+        // Python: hmac.new(b"pdl_ntfset_01h_secret", b"1700000000:" + body, sha256).hexdigest()
+        let body = br#"{"id":"evt_test_webhook","object":"event"}"#;
+        let header = "ts=1700000000;h1=142afbb4171ecef254f85b89881c1d6b4bf54c9e91f3b07242305d05c5040025";
+        assert_eq!(sign("pdl_ntfset_01h_secret", 1_700_000_000, body), header);
+        verify(&headers(header), body, "pdl_ntfset_01h_secret", 1_700_000_003, 5).unwrap();
+    }
+
+    #[test]
     fn a_completed_transaction_becomes_an_order_with_the_click_from_custom_data() {
         let body = include_str!("../../tests/fixtures/paddle_transaction_completed.json").replace("{{CLICK}}", "AAAAAAAAAAAAAAAAAAAAAA");
         let order = parse(body.as_bytes()).unwrap().order.unwrap();

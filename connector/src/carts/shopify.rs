@@ -152,6 +152,15 @@ mod tests {
     }
 
     #[test]
+    fn a_known_answer_computed_independently_verifies() {
+        // Python: base64(hmac.new(b"shpss_secret", body, sha256).digest())
+        let body = br#"{"id":"evt_test_webhook","object":"event"}"#;
+        let mut h = HeaderMap::new();
+        h.insert(HEADER, "lLBH6Rw11NFjQ14xv5mmTBbELulDPwWuEj9UnBkI8Js=".parse().unwrap());
+        verify(&h, body, "shpss_secret").unwrap();
+    }
+
+    #[test]
     fn an_order_keeps_its_lines_in_minor_units_and_the_click_from_cart_attributes() {
         let body = include_str!("../../tests/fixtures/shopify_orders_create.json").replace("{{CLICK}}", "AAAAAAAAAAAAAAAAAAAAAA");
         let order = parse("orders/create", body.as_bytes()).unwrap().order.unwrap();

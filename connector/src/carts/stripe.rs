@@ -188,6 +188,15 @@ mod tests {
     }
 
     #[test]
+    fn a_known_answer_computed_independently_verifies() {
+        // Python: hmac.new(b"whsec_test_secret", b"1700000000." + body, sha256).hexdigest()
+        let body = br#"{"id":"evt_test_webhook","object":"event"}"#;
+        let header = "t=1700000000,v1=d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990";
+        assert_eq!(sign(SECRET, 1_700_000_000, body), header);
+        verify(&headers(header), body, SECRET, 1_700_000_000, 300).unwrap();
+    }
+
+    #[test]
     fn any_of_several_v1_signatures_is_enough_and_v0_is_ignored() {
         let body = b"{}";
         let good = sign(SECRET, 1_000, body);
