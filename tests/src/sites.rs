@@ -19,11 +19,20 @@ pub struct Submission {
     pub fields: HashMap<String, String>,
 }
 
+/// Where the fake cart vendor sends its Stripe-shaped webhooks.
+#[derive(Clone, Debug)]
+pub struct CartVendor {
+    pub connector: String,
+    pub stripe_secret: String,
+}
+
 #[derive(Clone)]
 struct SiteState {
     track: Arc<Mutex<String>>,
     port: u16,
     submissions: Arc<Mutex<Vec<Submission>>>,
+    cart: Arc<Mutex<Option<CartVendor>>>,
+    sessions: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The running fixture sites.
@@ -31,6 +40,7 @@ pub struct Sites {
     pub port: u16,
     track: Arc<Mutex<String>>,
     submissions: Arc<Mutex<Vec<Submission>>>,
+    cart: Arc<Mutex<Option<CartVendor>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -72,8 +82,45 @@ async fn submit(
     Form(fields): Form<HashMap<String, String>>,
 ) -> Response {
     let host = host_of(&headers);
-    s.submissions.lock().unwrap().push(Submission { host, path: path.clone(), fields });
+    s.submissions.lock().unwrap().push(Submission { host: host.clone(), path: path.clone(), fields: fields.clone() });
+    let cart = s.cart.lock().unwrap().clone();
+    if let (true, Some(cart)) = (host == "checkout.cartvendor.test" && path == "pay", cart) {
+        return pay(&s, &cart, &fields).await;
+    }
     Html(format!("<!doctype html><title>done</title><p id=done>received {path}</p>")).into_response()
+}
+
+/// The cart vendor takes the payment, tells the merchant's connector with a signed Stripe
+/// `checkout.session.completed` event (the click travels as `client_reference_id`, as with Stripe
+/// Payment Links), and sends the buyer to the merchant's confirmation page.
+async fn pay(s: &SiteState, cart: &CartVendor, fields: &HashMap<String, String>) -> Response {
+    let n = s.sessions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let session = format!("cs_test_journey{n}");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let event = serde_json::json!({
+        "id": format!("evt_journey{n}"), "object": "event", "type": "checkout.session.completed", "created": now,
+        "data": {"object": {
+            "id": session, "object": "checkout.session", "created": now, "amount_total": 9900, "currency": "usd",
+            "client_reference_id": fields.get("rt_click").filter(|c| !c.is_empty()),
+            "customer_details": {"email": fields.get("email")}, "metadata": {},
+            "payment_intent": format!("pi_journey{n}"), "payment_status": "paid", "mode": "payment", "status": "complete"
+        }}
+    });
+    let body = serde_json::to_vec(&event).unwrap();
+    let signature = reftrack_connector::carts::stripe::sign(&cart.stripe_secret, now, &body);
+    let delivered = reqwest::Client::new()
+        .post(format!("{}/webhooks/stripe", cart.connector))
+        .header("stripe-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .map(|r| r.status().is_success())
+        .unwrap_or(false);
+    if !delivered {
+        return (StatusCode::BAD_GATEWAY, "the merchant's connector did not accept the payment webhook").into_response();
+    }
+    let thanks = format!("http://www.merchant.test:{}/thanks.html?order={session}", s.port);
+    (StatusCode::SEE_OTHER, [(header::LOCATION, thanks)]).into_response()
 }
 
 impl Sites {
@@ -83,17 +130,24 @@ impl Sites {
         let port = listener.local_addr()?.port();
         let track = Arc::new(Mutex::new(String::new()));
         let submissions = Arc::new(Mutex::new(Vec::new()));
-        let state = SiteState { track: track.clone(), port, submissions: submissions.clone() };
+        let cart = Arc::new(Mutex::new(None));
+        let state =
+            SiteState { track: track.clone(), port, submissions: submissions.clone(), cart: cart.clone(), sessions: Default::default() };
         let app = Router::new().route("/{*path}", get(page).post(submit)).with_state(state);
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { port, track, submissions, task })
+        Ok(Self { port, track, submissions, cart, task })
     }
 
     /// Points `{{TRACK}}` at the tracking server.
     pub fn set_track(&self, base: &str) {
         *self.track.lock().unwrap() = base.to_owned();
+    }
+
+    /// Makes `checkout.cartvendor.test/pay` a cart that reports payments to `cart.connector`.
+    pub fn set_cart_vendor(&self, cart: CartVendor) {
+        *self.cart.lock().unwrap() = Some(cart);
     }
 
     /// `http://<host>:<port><path>`

@@ -301,9 +301,11 @@ impl Store for SqliteStore {
                 }
                 BatchWrite::Lead(lead) => insert_lead(&mut tx, lead).await?,
                 BatchWrite::Conversion(c) => {
+                    // A signed order may already be here (the pixel fires after the cart's webhook).
                     sqlx::query(
-                        "INSERT OR IGNORE INTO conversions (order_id, amount_minor, currency, click_id, partner_code, link_code, sub_id, at_ms)
-                         SELECT ?1, ?2, ?3, ?4, c.partner_code, c.link_code, c.sub_id, ?5
+                        "INSERT OR IGNORE INTO conversions (order_id, amount_minor, currency, click_id, partner_code, link_code, sub_id, at_ms, verified_order_id)
+                         SELECT ?1, ?2, ?3, ?4, c.partner_code, c.link_code, c.sub_id, ?5,
+                                (SELECT o.order_id FROM orders o WHERE o.order_id = ?1 OR o.bare_id = ?1 ORDER BY o.order_id = ?1 DESC LIMIT 1)
                          FROM (SELECT 1) LEFT JOIN clicks c ON c.id = ?4",
                     )
                     .bind(&c.order_id)
@@ -393,8 +395,8 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO orders (order_id, body_hash, source, occurred_at_ms, currency, total_minor, email, click_id, partner_code,
-                                 link_code, sub_id, status, commission_minor, response_json, received_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                                 link_code, sub_id, status, commission_minor, response_json, received_at_ms, bare_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )
         .bind(order_id)
         .bind(&o.body_hash)
@@ -411,6 +413,7 @@ impl Store for SqliteStore {
         .bind(o.commission_minor)
         .bind(&o.response_json)
         .bind(o.received_at_ms)
+        .bind(unprefixed(order_id))
         .execute(&mut *tx)
         .await?;
         for (line, item) in order.items.iter().enumerate() {

@@ -106,3 +106,21 @@ async fn an_oversized_event_is_a_413() {
     assert_eq!(r.status(), 413);
     assert_eq!(error_code(r).await, "payload_too_large");
 }
+
+#[tokio::test]
+async fn a_conversion_reported_after_its_signed_order_is_reconciled_too() {
+    let app = spawn_seeded_app().await;
+    let click = app.click("jane", None).await;
+    let answer: serde_json::Value = app.post_order(&order("stripe:cs_late", Some(&click), "b@example.com")).await.json().await.unwrap();
+    assert_eq!(answer["partner"], "jane");
+    let r = app
+        .client
+        .post(app.url("/v1/events"))
+        .body(json!({"type":"conversion","order_id":"cs_late","amount_minor":9900,"currency":"USD","click_id":click}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let stats = app.stats("jane").await;
+    assert_eq!((stats["unverified_conversions"].as_i64(), stats["orders"].as_i64()), (Some(0), Some(1)), "{stats}");
+}
