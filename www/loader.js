@@ -9,7 +9,7 @@ var FALLBACK = { affiliate: null, lead: false, conversion: false, consent: false
 var RECORD = "rt_ref", SENT = "rt_conv";
 var FIELDS = "input[name=rt_click],input[name=affiliate],input[name=affiliate_id],input[data-reftrack]";
 var previous = w.reftrack, queue = (previous && previous.q) || [];
-var core, endpoint, record = "", sent = "", lookedUp = false;
+var core, endpoint, record = "", sent = "", lookingUp = null;
 
 function attr(name) {
   var v = script && script.getAttribute("data-" + name);
@@ -88,17 +88,17 @@ function touch() {
 }
 
 // Asks the server once for what the record lacks (the partner behind a bare click id, or the
-// tracking domain's own cookie when nothing is stored here).
+// tracking domain's own cookie when nothing is stored here). Every caller waits for that one answer.
 function lookup() {
-  var path = cfg.consent && !lookedUp ? core.lookup_path(record, now()) : "";
+  if (lookingUp) return lookingUp;
+  var path = cfg.consent ? core.lookup_path(record, now()) : "";
   if (!path) return Promise.resolve();
-  lookedUp = true;
-  return getJSON(endpoint + path, path.indexOf("?") < 0).then(function (a) {
+  return (lookingUp = getJSON(endpoint + path, path.indexOf("?") < 0).then(function (a) {
     if (!a || !a.partner) return;
     record = core.merge_lookup(record, a.click_id || "", a.partner, a.sub_id || "", Date.parse(a.expires_at) / 1000 || 0, now());
     persist();
     refresh();
-  });
+  }));
 }
 
 function withParams(href, params, click) {

@@ -77,6 +77,8 @@ pub struct Settings {
     pub base_path: String,
     pub www_dir: PathBuf,
     pub attribution: Model,
+    /// Set only by `reftrack demo`: enables the demo checkout that stands in for a cart.
+    pub demo: bool,
 }
 
 impl fmt::Debug for Settings {
@@ -124,6 +126,7 @@ impl Settings {
             base_path,
             www_dir: serve.www_dir.clone().unwrap_or_else(default_www_dir),
             attribution: serve.attribution,
+            demo: false,
         })
     }
 

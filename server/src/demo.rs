@@ -55,19 +55,26 @@ pub async fn run(args: &ServeArgs, db: &DatabaseArgs) -> anyhow::Result<()> {
     if args.signing_secrets.is_empty() {
         args.signing_secrets = vec![DEMO_SIGNING_SECRET.to_owned()];
     }
-    let settings = Settings::from_args(&args, db)?;
+    let mut settings = Settings::from_args(&args, db)?;
+    settings.demo = true;
     let app = Application::build(settings.clone()).await?;
+    // Without a public URL, the demo lives where it is bound (port 0 picks a free one).
+    let origin = match &args.public_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+        None => format!("http://{}", app.local_addr()),
+    };
+    let base = format!("{origin}{}", settings.base_path);
     let store = crate::store::connect(&settings.database_url).await?;
-    let base = format!("{}{}", settings.public_url.as_str().trim_end_matches('/'), settings.base_path);
     seed(store.as_ref(), &base).await?;
-    let token = match &settings.admin_key {
+    let admin_key = match &settings.admin_key {
         Some(_) => "(your REFTRACK_ADMIN_KEY)".to_owned(),
         None => admin::issue_key(store.as_ref(), KeyGrant::Admin).await?.1,
     };
+    let jane = admin::issue_key(store.as_ref(), KeyGrant::Partner("jane".into())).await?.1;
     let _ = Secret::parse(DEMO_SIGNING_SECRET)?;
     println!("reftrack listening on http://{}", app.local_addr());
     println!(
-        "\nreftrack demo is running on {db}\n\n  Open first:      {base}/demo/\n  Partner link:    {base}/go/demo?aff=jane&sid=newsletter\n  Lookup:          {base}/v1/lookup\n  Jane's stats:    curl -H 'Authorization: Bearer {token}' {base}/v1/partners/jane/stats\n  Metrics:         {base}/metrics\n\nStop with Ctrl-C.\n",
+        "\nreftrack demo is running (database {db})\n\n  Open first:       {base}/demo/\n  Jane's link:      {base}/go/demo?aff=jane&sid=newsletter\n  Jane's stats:     {base}/demo/stats.html?partner=jane#token={jane}\n  Admin API key:    {admin_key}\n  Metrics:          {base}/metrics\n\nStop with Ctrl-C.\n",
         db = settings.database_url
     );
     app.run_until(shutdown_signal()).await

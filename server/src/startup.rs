@@ -40,7 +40,7 @@ pub fn router(state: AppState) -> Router {
     let open = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::POST]).allow_headers([header::CONTENT_TYPE]);
     let www = state.settings.www_dir.clone();
 
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/go/{link}", get(routes::follow_link::follow_link))
         .merge(
             Router::new()
@@ -69,7 +69,11 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/demo", ServeDir::new(www.join("demo")))
         .route("/healthz", get(routes::health::healthz))
         .route("/metrics", get(routes::health::metrics))
-        .route("/", get(routes::health::index))
+        .route("/", get(routes::health::index));
+    if state.settings.demo {
+        app = app.route("/v1/demo/checkout", post(routes::demo_checkout::demo_checkout));
+    }
+    let app = app
         .fallback(routes::health::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state.clone());

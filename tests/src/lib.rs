@@ -221,7 +221,7 @@ impl Browser {
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--disable-quic", "--host-resolver-rules=MAP *.test 127.0.0.1",
+                    "--no-first-run", "--disable-quic", "--host-resolver-rules=MAP *.test 127.0.0.1", "--window-size=1280,900",
                     // A visitor's browser: the server rightly does not count HeadlessChrome as a person.
                     "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36",
                     format!("--user-data-dir={}", profile.path().display()),
@@ -257,6 +257,15 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Saves a PNG of the viewport.
+    pub async fn screenshot(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, self.client.screenshot().await?)?;
+        Ok(())
     }
 
     /// Ends the session.

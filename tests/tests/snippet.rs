@@ -191,3 +191,21 @@ async fn without_its_wasm_the_page_works_and_every_method_resolves_to_its_fallba
     assert_eq!(globals, json!(["reftrack"]), "no globals besides window.reftrack");
     lab.browser.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_asking_for_the_referral_at_once_gets_the_partner_behind_a_fresh_click() {
+    let lab = Lab::start(false).await.unwrap();
+    let body = json!({"code": "early", "destination": lab.sites.url("www.merchant.test", "/early.html")});
+    let r = reqwest::Client::new()
+        .post(lab.track.local("/v1/admin/links"))
+        .bearer_auth(reftrack_e2e::ADMIN_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    lab.browser.open(&format!("{}/go/early?aff=jane&sid=yt", lab.track.base)).await.unwrap();
+    let early = lab.browser.eval("return window.__early").await.unwrap();
+    assert_eq!((early["partner"].as_str(), early["subId"].as_str()), (Some("jane"), Some("yt")), "{early}");
+    lab.browser.close().await.unwrap();
+}

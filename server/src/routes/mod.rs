@@ -1,6 +1,7 @@
 //! Thin HTTP handlers, one file per endpoint family, and the extractors they share.
 
 pub mod admin;
+pub mod demo_checkout;
 pub mod follow_link;
 pub mod health;
 pub mod ingest_event;
