@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod routes;
+pub mod routing;
 pub mod startup;
 pub mod store;
 pub mod writer;

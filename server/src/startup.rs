@@ -27,6 +27,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub writer: BatchWriter,
     pub metrics: Arc<Metrics>,
+    /// Tracking-link routes, cached for a few seconds.
+    pub routes: Arc<crate::routing::Routes>,
 }
 
 /// The router, with every route of the contract.
@@ -107,7 +109,7 @@ impl Application {
         let listener = TcpListener::bind(settings.listen).await?;
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_task) = BatchWriter::spawn(store.clone(), metrics.clone());
-        let state = AppState { settings: Arc::new(settings), store, writer, metrics };
+        let state = AppState { settings: Arc::new(settings), store, writer, metrics, routes: Default::default() };
         Ok(Self { listener, state, writer_task })
     }
 

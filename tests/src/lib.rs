@@ -31,6 +31,10 @@ pub fn root() -> PathBuf {
 pub fn binaries() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        // The benchmark builds release binaries itself and points here.
+        if let Some(dir) = std::env::var_os("REFTRACK_BIN_DIR") {
+            return PathBuf::from(dir);
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .args(["build", "-q", "-p", "reftrack-server", "-p", "reftrack-connector", "--bins"])

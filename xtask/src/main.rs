@@ -2,6 +2,7 @@
 //!
 //! - `snippet` builds the browser snippet into `www/dist/` and enforces its size budget.
 //! - `demo` builds what is needed and runs `reftrack demo`.
+//! - `bench` measures clicks/s, orders/s and the connector against same-run baselines.
 //! - `test` installs what the tests need on a fresh machine (wasm target, Chromium), builds the
 //!   snippet, then runs every test of the workspace.
 
@@ -48,8 +49,15 @@ fn main() -> Result<()> {
             snippet::build_if_stale()?;
             run(cargo().args(["test", "--workspace"]))
         }
+        Some("bench") => {
+            // Release binaries of the server and connector, measured by the bench driver.
+            run(cargo().args(["build", "--release", "-p", "reftrack-server", "-p", "reftrack-connector", "--bins"]))?;
+            run(cargo()
+                .args(["run", "--release", "-p", "reftrack-e2e", "--bin", "bench"])
+                .env("REFTRACK_BIN_DIR", root().join("target/release")))
+        }
         _ => {
-            eprintln!("usage: cargo xtask <snippet [--strict] | demo [serve flags] | test>");
+            eprintln!("usage: cargo xtask <snippet [--strict] | demo [serve flags] | test | bench>");
             std::process::exit(2);
         }
     }

@@ -37,7 +37,9 @@ pub async fn add_program(
 ) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;
     let p: Program = parse_json(&body)?;
-    Ok((StatusCode::CREATED, Json(admin::add_program(state.store.as_ref(), p).await?)))
+    let created = admin::add_program(state.store.as_ref(), p).await?;
+    state.routes.clear();
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// Sets a product override within a program.
@@ -49,7 +51,9 @@ pub async fn set_product(
 ) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;
     let o: ProductOverride = parse_json(&body)?;
-    Ok((StatusCode::CREATED, Json(admin::set_product(state.store.as_ref(), &code, o).await?)))
+    let created = admin::set_product(state.store.as_ref(), &code, o).await?;
+    state.routes.clear();
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// Lists partners.
@@ -66,7 +70,9 @@ pub async fn add_partner(
 ) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;
     let p: Partner = parse_json(&body)?;
-    Ok((StatusCode::CREATED, Json(admin::add_partner(state.store.as_ref(), p).await?)))
+    let created = admin::add_partner(state.store.as_ref(), p).await?;
+    state.routes.clear();
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// Issues a personal token for a partner (shown once).
@@ -94,5 +100,7 @@ pub async fn add_link(
 ) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;
     let l: Link = parse_json(&body)?;
-    Ok((StatusCode::CREATED, Json(admin::add_link(state.store.as_ref(), l).await?)))
+    let created = admin::add_link(state.store.as_ref(), l).await?;
+    state.routes.clear();
+    Ok((StatusCode::CREATED, Json(created)))
 }

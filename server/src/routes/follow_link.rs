@@ -4,13 +4,14 @@ use super::{click_set_cookie, wants_html};
 use crate::domain::{bots, click_id};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::routing::Route;
 use crate::startup::AppState;
-use crate::store::{BatchWrite, Click, Link, Partner};
+use crate::store::{BatchWrite, Click};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use reftrack_protocol::names::{CLICK_PARAM, DEFAULT_WINDOW_DAYS, MAX_WINDOW_DAYS, PARTNER_PARAM, SUB_ID_PARAM};
-use reftrack_protocol::{LinkCode, PartnerCode, SubId};
+use reftrack_protocol::names::{CLICK_PARAM, PARTNER_PARAM, SUB_ID_PARAM};
+use reftrack_protocol::SubId;
 use sha2::Digest;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,32 +25,22 @@ pub async fn follow_link(
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let link = match LinkCode::parse(&code) {
-        Ok(code) => state.store.link(code.as_str()).await?,
-        Err(_) => None,
-    };
-    let Some(link) = link else {
-        return Ok(unknown_link(&headers, &code));
-    };
+    let aff = params.get(PARTNER_PARAM).map(String::as_str);
+    let route = state.routes.resolve(state.store.as_ref(), &code, aff).await?;
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    if bots::is_bot(method == Method::HEAD, user_agent) {
-        Metrics::bump(&state.metrics.bot_hits);
-        return Ok(redirect(&link.destination, None));
-    }
-    let partner = match credited_partner(&state, &link, params.get(PARTNER_PARAM)).await? {
-        Ok(partner) => partner,
-        Err(reason) => {
+    let (destination, link, partner, program, window_days) = match route.as_ref() {
+        Route::Unknown => return Ok(unknown_link(&headers, &code)),
+        Route::Uncredited { destination, .. } | Route::Credited { destination, .. } if bots::is_bot(method == Method::HEAD, user_agent) => {
+            Metrics::bump(&state.metrics.bot_hits);
+            return Ok(redirect(destination, None));
+        }
+        Route::Uncredited { destination, reason } => {
             Metrics::bump(&state.metrics.uncredited_hits);
             state.metrics.reject(reason);
-            return Ok(redirect(&link.destination, None));
+            return Ok(redirect(destination, None));
         }
+        Route::Credited { destination, link, partner, program, window_days } => (destination, link, partner, program, *window_days),
     };
-    let program = link.programs.iter().find(|p| partner.programs.contains(p)).or(partner.programs.first()).cloned();
-    let window_days = match &program {
-        Some(code) => state.store.program(code).await?.map_or(DEFAULT_WINDOW_DAYS as i64, |p| p.window_days),
-        None => DEFAULT_WINDOW_DAYS as i64,
-    }
-    .clamp(1, MAX_WINDOW_DAYS as i64);
     let window_secs = window_days * 86_400;
     let now = crate::now_ms();
     let id = click_id::mint();
@@ -57,10 +48,10 @@ pub async fn follow_link(
         .writer
         .write(BatchWrite::Click(Click {
             id: id.to_string(),
-            link: link.code.clone(),
-            partner: partner.code.clone(),
+            link: link.clone(),
+            partner: partner.clone(),
             sub_id: params.get(SUB_ID_PARAM).and_then(|s| SubId::parse(s).ok()).map(String::from),
-            program,
+            program: program.clone(),
             at_ms: now,
             expires_at_ms: now + window_secs * 1000,
             ip_hash: Some(hex::encode(&sha2::Sha256::digest(peer.ip().to_string().as_bytes())[..8])),
@@ -69,31 +60,9 @@ pub async fn follow_link(
         .await;
     Metrics::bump(&state.metrics.clicks);
     let cookie = click_set_cookie(&state.settings, &id, window_secs);
-    let mut response = redirect(&with_click(&link.destination, id.as_str()), Some(cookie));
+    let mut response = redirect(&with_click(destination, id.as_str()), Some(cookie));
     response.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static header"));
     Ok(response)
-}
-
-/// The partner a hit is credited to, or the reason it is credited to nobody.
-async fn credited_partner(state: &AppState, link: &Link, aff: Option<&String>) -> Result<Result<Partner, &'static str>, ApiError> {
-    let code = match (aff, &link.partner) {
-        (Some(raw), _) => match PartnerCode::parse(raw) {
-            Ok(code) => code.to_string(),
-            Err(_) => return Ok(Err("invalid_partner_code")),
-        },
-        (None, Some(owner)) => owner.clone(),
-        (None, None) => return Ok(Err("missing_partner")),
-    };
-    if link.partner.as_ref().is_some_and(|owner| *owner != code) {
-        return Ok(Err("partner_not_allowed_on_link"));
-    }
-    let Some(partner) = state.store.partner(&code).await? else {
-        return Ok(Err("unknown_partner"));
-    };
-    if !link.programs.is_empty() && !link.programs.iter().any(|p| partner.programs.contains(p)) {
-        return Ok(Err("partner_not_allowed_on_link"));
-    }
-    Ok(Ok(partner))
 }
 
 /// The destination with `rt_click` appended, keeping its own query and fragment.
