@@ -27,10 +27,13 @@ pub enum Route {
     Credited { destination: String, link: String, partner: String, program: Option<String>, window_days: i64 },
 }
 
-/// The cache of routes by `(link, aff)`.
+/// A hit's cache key: the link code and the `aff` parameter as given.
+type RouteKey = (String, Option<String>);
+
+/// The cache of routes by `(link, aff)`, each with the time it was resolved.
 #[derive(Debug, Default)]
 pub struct Routes {
-    entries: Mutex<HashMap<(String, Option<String>), (Instant, Arc<Route>)>>,
+    entries: Mutex<HashMap<RouteKey, (Instant, Arc<Route>)>>,
 }
 
 impl Routes {
