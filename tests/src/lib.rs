@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
+pub mod postgres;
 pub mod sites;
 
 /// The signing secret the server accepts and the tests (or the connector) sign with.
@@ -123,6 +124,12 @@ impl TrackServer {
 
     /// Starts on `port` with the database in `dir`.
     pub fn start_in(dir: TempDir, port: u16, sites_port: u16) -> Result<Self> {
+        let url = format!("sqlite://{}", dir.path().join("reftrack.db").display());
+        Self::start_with(dir, &url, port, sites_port)
+    }
+
+    /// Starts on `port` with the database at `database_url` (several servers may share one).
+    pub fn start_with(dir: TempDir, database_url: &str, port: u16, sites_port: u16) -> Result<Self> {
         let origins = ["www.merchant.test", "webinar-tool.test", "checkout.cartvendor.test"]
             .iter()
             .map(|h| format!("http://{h}:{sites_port}"))
@@ -131,7 +138,7 @@ impl TrackServer {
         let mut cmd = Command::new(binaries().join("reftrack"));
         cmd.arg("serve")
             .env("REFTRACK_LISTEN", format!("127.0.0.1:{port}"))
-            .env("REFTRACK_DATABASE_URL", format!("sqlite://{}", dir.path().join("reftrack.db").display()))
+            .env("REFTRACK_DATABASE_URL", database_url)
             .env("REFTRACK_PUBLIC_URL", format!("http://track.merchant.test:{port}"))
             .env("REFTRACK_COOKIE_DOMAIN", "merchant.test")
             .env("REFTRACK_ALLOWED_ORIGINS", origins)

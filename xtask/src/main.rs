@@ -3,7 +3,7 @@
 //! - `snippet` builds the browser snippet into `www/dist/` and enforces its size budget.
 //! - `demo` builds what is needed and runs `reftrack demo`.
 //! - `bench` measures clicks/s, orders/s and the connector against same-run baselines.
-//! - `test` installs what the tests need on a fresh machine (wasm target, Chromium), builds the
+//! - `test` installs what the tests need on a fresh machine (wasm target, Chromium, PostgreSQL), builds the
 //!   snippet, then runs every test of the workspace.
 
 mod setup;
@@ -45,7 +45,7 @@ fn main() -> Result<()> {
         }
         Some("test") => {
             setup::wasm_target()?;
-            setup::browser()?;
+            setup::system_packages()?;
             snippet::build_if_stale()?;
             run(cargo().args(["test", "--workspace"]))
         }

@@ -19,10 +19,14 @@ pub fn wasm_target() -> Result<()> {
     }
 }
 
-/// Debian's chromium and chromium-driver (browser tests) and binaryen (wasm-opt, a smaller
-/// snippet), when missing and we may install them.
-pub fn browser() -> Result<()> {
-    if has("chromium") && has("chromedriver") && has("wasm-opt") {
+fn has_postgres() -> bool {
+    std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.path().join("bin/initdb").exists())))
+}
+
+/// Debian's chromium and chromium-driver (browser tests), postgresql (the PostgreSQL suite starts
+/// its own server) and binaryen (wasm-opt, a smaller snippet), when missing and we may install them.
+pub fn system_packages() -> Result<()> {
+    if has("chromium") && has("chromedriver") && has("wasm-opt") && has_postgres() {
         return Ok(());
     }
     if !has("apt-get") {
@@ -38,7 +42,7 @@ pub fn browser() -> Result<()> {
         run(&mut cmd)
     };
     apt(&["update", "-qq"])?;
-    apt(&["install", "-y", "-qq", "chromium", "chromium-driver", "binaryen"])
+    apt(&["install", "-y", "-qq", "chromium", "chromium-driver", "binaryen", "postgresql"])
 }
 
 fn is_root() -> bool {

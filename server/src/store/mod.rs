@@ -3,9 +3,11 @@
 //! The backend is chosen from the database URL at start-up. Handlers and domain code see only
 //! [`Store`] and the plain records below.
 
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 use std::sync::Arc;
 
@@ -292,13 +294,13 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_key(&self, id: i64, now_ms: i64) -> Result<(), DbError>;
 }
 
-/// Opens the store the URL names (`sqlite://path`), applying migrations.
+/// Opens the store the URL names (`sqlite://path` or `postgres://…`), applying migrations.
 pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         return Ok(Arc::new(SqliteStore::connect(url).await?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        anyhow::bail!("PostgreSQL storage is not built yet (see the PostgreSQL issue); use a sqlite:// URL");
+        return Ok(Arc::new(PgStore::connect(url).await?));
     }
-    anyhow::bail!("unsupported database URL {url:?}: expected sqlite://FILE")
+    anyhow::bail!("unsupported database URL {url:?}: expected sqlite://FILE or postgres://…")
 }

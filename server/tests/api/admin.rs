@@ -49,8 +49,9 @@ async fn partners_and_links_can_be_listed() {
 #[tokio::test]
 async fn the_cli_manages_programs_partners_links_and_keys_on_the_same_database() {
     let dir = tempfile::tempdir().unwrap();
+    let url = new_database(&dir).await;
     let ok = |args: &[&str]| {
-        let out = run_cli(&dir, args);
+        let out = run_cli(&url, args);
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
@@ -63,11 +64,11 @@ async fn the_cli_manages_programs_partners_links_and_keys_on_the_same_database()
     let admin = ok(&["keys", "admin"]);
     let partners = ok(&["partner", "list"]);
     assert_eq!(partners[0]["email"], "jane@partners.example");
-    let refused = run_cli(&dir, &["link", "add", "--code", "bad", "--destination", "ftp://x"]);
+    let refused = run_cli(&url, &["link", "add", "--code", "bad", "--destination", "ftp://x"]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("http(s)"));
 
-    let app = spawn_app_in(dir, &[]).await;
+    let app = spawn_app_at(dir, url.clone(), &[]).await;
     let click = click_from(app.follow("/go/home?aff=jane").await.headers()).unwrap();
     assert!(set_cookie(app.follow("/go/home?aff=jane").await.headers()).unwrap().contains("Max-Age=3888000"));
     let tok = token["token"].as_str().unwrap();

@@ -12,12 +12,13 @@ pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
 pub const MERCHANT_ORIGIN: &str = "https://www.merchant.test";
 pub const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 
-/// A running `reftrack serve` with its own temp database; killed on drop.
+/// A running `reftrack serve` with its own database (SQLite file or PostgreSQL); killed on drop.
 pub struct TestApp {
     child: Child,
     pub base: String,
     pub client: reqwest::Client,
     pub dir: TempDir,
+    pub database_url: String,
 }
 
 impl Drop for TestApp {
@@ -31,28 +32,42 @@ pub fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-/// Runs the binary with `args` against the database in `dir`, waiting for it to finish.
-pub fn run_cli(dir: &TempDir, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_reftrack")).arg("--database").arg(database_url(dir)).args(args).output().expect("run reftrack")
+/// Runs the binary with `args` against `database_url`, waiting for it to finish.
+pub fn run_cli(database_url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_reftrack")).arg("--database").arg(database_url).args(args).output().expect("run reftrack")
 }
 
-pub fn database_url(dir: &TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("reftrack.db").display())
+/// A new, empty database of the backend under test.
+pub async fn new_database(dir: &TempDir) -> String {
+    if crate::POSTGRES {
+        crate::postgres::cluster().create_database().await
+    } else {
+        format!("sqlite://{}", dir.path().join("reftrack.db").display())
+    }
 }
 
 /// Starts the server with the given extra environment.
 pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    spawn_app_in(dir, env).await
+    let url = new_database(&dir).await;
+    spawn_app_at(dir, url, env).await
 }
 
-pub async fn spawn_app_in(dir: TempDir, env: &[(&str, &str)]) -> TestApp {
+/// Stops `app` and starts the server again on the same database.
+pub async fn restart(mut app: TestApp) -> TestApp {
+    let dir = std::mem::replace(&mut app.dir, tempfile::tempdir().unwrap());
+    let url = app.database_url.clone();
+    drop(app);
+    spawn_app_at(dir, url, &[]).await
+}
+
+pub async fn spawn_app_at(dir: TempDir, database_url: String, env: &[(&str, &str)]) -> TestApp {
     let www = dir.path().join("www");
     std::fs::create_dir_all(www.join("dist")).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reftrack"));
     cmd.arg("serve")
         .env("REFTRACK_LISTEN", "127.0.0.1:0")
-        .env("REFTRACK_DATABASE_URL", database_url(&dir))
+        .env("REFTRACK_DATABASE_URL", &database_url)
         .env("REFTRACK_SIGNING_SECRETS", SECRET)
         .env("REFTRACK_ADMIN_KEY", ADMIN_KEY)
         .env("REFTRACK_ALLOWED_ORIGINS", MERCHANT_ORIGIN)
@@ -79,7 +94,7 @@ pub async fn spawn_app_in(dir: TempDir, env: &[(&str, &str)]) -> TestApp {
     .await
     .unwrap();
     let client = reqwest::Client::builder().redirect(Policy::none()).user_agent(CHROME).build().unwrap();
-    TestApp { child, base, client, dir }
+    TestApp { child, base, client, dir, database_url }
 }
 
 pub async fn spawn_app() -> TestApp {

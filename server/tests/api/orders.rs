@@ -215,13 +215,11 @@ async fn an_order_naming_a_partner_without_a_click_credits_that_partner() {
 
 #[tokio::test]
 async fn an_order_stays_recorded_after_a_restart() {
-    let mut app = spawn_seeded_app().await;
+    let app = spawn_seeded_app().await;
     let click = app.click("jane", None).await;
     let o = order("api:17", Some(&click), "b@example.com");
     app.post_order(&o).await;
-    let dir = std::mem::replace(&mut app.dir, tempfile::tempdir().unwrap());
-    drop(app);
-    let again = spawn_app_in(dir, &[]).await;
+    let again = restart(app).await;
     assert_eq!(again.stats("jane").await["orders"], 1);
     let replay: Value = again.post_order(&o).await.json().await.unwrap();
     assert_eq!(replay["partner"], "jane");
