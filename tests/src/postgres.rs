@@ -74,7 +74,8 @@ pub fn start(fast: bool) -> PgCluster {
         sock = dir.path().display(),
         parent = std::process::id(),
     );
-    let watchdog = as_owner(Path::new("/bin/sh")).arg("-c").arg(script).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start postgres");
+    let watchdog =
+        as_owner(Path::new("/bin/sh")).arg("-c").arg(script).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start postgres");
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();

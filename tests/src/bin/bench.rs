@@ -3,9 +3,10 @@
 //! - clicks/s against a bare axum server answering `302` (the floor of any redirect in Rust);
 //! - orders/s against raw SQLite inserts with the same durability (WAL, synchronous=FULL, one
 //!   transaction per order), written by as many concurrent writers;
-//! - connector orders/s end to end (webhook in → outbox → signed forward → server commit).
+//! - connector orders/s end to end (webhook in → outbox → signed forward → server commit);
+//! - the same clicks and orders with PostgreSQL (fsync on), one server and two servers sharing it.
 
-use reftrack_e2e::{sites, ConnectorProcess, TrackServer, GENERIC_SECRET, SECRET};
+use reftrack_e2e::{free_port, postgres, sites, ConnectorProcess, TrackServer, GENERIC_SECRET, SECRET};
 use reftrack_protocol::signature::Secret;
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,6 +98,36 @@ fn order(id: &str) -> serde_json::Value {
     json!({"order_id": id, "occurred_at": at, "currency": "USD", "total_minor": 9900,
            "items": [{"sku": "course", "quantity": 1, "unit_price_minor": 9900}],
            "customer": {"email": format!("{id}@buyers.example")}, "attribution": {"partner": "jane"}, "source": "api"})
+}
+
+/// Clicks/s and orders/s spread round-robin over `servers`.
+async fn clicks_and_orders(servers: &[&TrackServer], tag: &str) -> (f64, f64) {
+    let http = client();
+    let urls: Vec<String> = servers.iter().map(|s| s.local("/go/demo?aff=jane&sid=bench")).collect();
+    let clicks = load(move |i| {
+        let (http, url) = (http.clone(), urls[i as usize % urls.len()].clone());
+        async move { http.get(&url).send().await.is_ok_and(|r| r.status() == 302) }
+    })
+    .await;
+    let http = client();
+    let urls: Vec<String> = servers.iter().map(|s| s.local("/v1/orders")).collect();
+    let secret = Secret::parse(SECRET).unwrap();
+    let tag = tag.to_owned();
+    let orders = load(move |i| {
+        let (http, url, secret) = (http.clone(), urls[i as usize % urls.len()].clone(), secret.clone());
+        let id = format!("{tag}:{i}");
+        async move {
+            let body = serde_json::to_vec(&order(&id)).unwrap();
+            let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+            let mut req = http.post(&url).body(body.clone());
+            for (k, v) in secret.headers(&format!("msg_{id}"), ts, &body) {
+                req = req.header(k, v);
+            }
+            req.send().await.is_ok_and(|r| r.status() == 200)
+        }
+    })
+    .await;
+    (clicks, orders)
 }
 
 #[tokio::main]
@@ -193,4 +224,15 @@ async fn main() {
         posted.load(Ordering::Relaxed) as f64 / accepted_in
     );
     drop(connector);
+
+    // PostgreSQL, fsync on: one server, then two stateless servers on the same database.
+    let cluster = postgres::start(false);
+    let db = cluster.create_database().await;
+    let one = TrackServer::start_with(tempfile::tempdir().unwrap(), &db, free_port(), sites.port).unwrap();
+    one.seed("https://www.example.com/landing").await.unwrap();
+    let (c1, o1) = clicks_and_orders(&[&one], "pg1").await;
+    println!("postgres x1  clicks/s {c1:>7.0} ({:.2} of SQLite)   orders/s {o1:>6.0} ({:.2} of SQLite)", c1 / clicks, o1 / orders);
+    let two = TrackServer::start_with(tempfile::tempdir().unwrap(), &db, free_port(), sites.port).unwrap();
+    let (c2, o2) = clicks_and_orders(&[&one, &two], "pg2").await;
+    println!("postgres x2  clicks/s {c2:>7.0} ({:.2} of one)      orders/s {o2:>6.0} ({:.2} of one)   [2 cores shared by both servers, PostgreSQL and the load]", c2 / c1, o2 / o1);
 }
