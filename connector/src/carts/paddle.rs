@@ -3,7 +3,7 @@
 //! (amounts are strings of minor units); refunds from refund adjustments once approved (most are
 //! created `pending_approval` and approved later in `adjustment.updated`).
 
-use super::signatures::{any_hex_matches, check_age, hex_hmac, SignatureError};
+use super::signatures::{SignatureError, TimestampedHex};
 use super::{from_rfc3339, order_id, refund_id, Cart, CartRefund, Intake, OrderRef, PayloadError};
 use axum::http::HeaderMap;
 use reftrack_protocol::{Attribution, CanonicalOrder, ClickId, Currency, Customer, LineItem};
@@ -13,35 +13,17 @@ use std::collections::HashMap;
 /// The signature header.
 pub const HEADER: &str = "paddle-signature";
 
-/// Verifies `Paddle-Signature` at `now` (unix seconds).
+/// The scheme: `ts=<unix>;h1=<hex>[…]` over `"{ts}:{body}"`.
+const SCHEME: TimestampedHex = TimestampedHex { header: HEADER, part_sep: ';', ts_key: "ts", sig_key: "h1", joiner: b":" };
+
+/// Verifies `Paddle-Signature` against `secret` at `now` (unix seconds).
 pub fn verify(headers: &HeaderMap, body: &[u8], secret: &str, now: i64, tolerance: i64) -> Result<(), SignatureError> {
-    let header = headers.get(HEADER).and_then(|v| v.to_str().ok()).ok_or(SignatureError::Missing(HEADER))?;
-    let mut ts = None;
-    let mut signatures = Vec::new();
-    for part in header.split(';') {
-        match part.trim().split_once('=') {
-            Some(("ts", t)) => ts = t.parse::<i64>().ok(),
-            Some(("h1", h)) => signatures.push(h),
-            _ => {}
-        }
-    }
-    let ts = ts.ok_or(SignatureError::Malformed(HEADER))?;
-    if signatures.is_empty() {
-        return Err(SignatureError::Malformed(HEADER));
-    }
-    check_age(ts, now, tolerance)?;
-    let ts = ts.to_string();
-    if any_hex_matches(secret.as_bytes(), &[ts.as_bytes(), b":", body], signatures.into_iter()) {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
-    }
+    SCHEME.verify(headers.get(HEADER).and_then(|v| v.to_str().ok()), body, secret, now, tolerance)
 }
 
-/// The `Paddle-Signature` value Paddle would send.
+/// The `Paddle-Signature` value the cart would send (for tests and local replays).
 pub fn sign(secret: &str, ts: i64, body: &[u8]) -> String {
-    let ts_text = ts.to_string();
-    format!("ts={ts};h1={}", hex_hmac(secret.as_bytes(), &[ts_text.as_bytes(), b":", body]))
+    SCHEME.sign(secret, ts, body)
 }
 
 #[derive(Deserialize)]

@@ -69,3 +69,47 @@ pub fn check_age(ts: i64, now: i64, tolerance: i64) -> Result<(), SignatureError
         Ok(())
     }
 }
+
+/// The shape Stripe and Paddle share: a header of `ts_key=<unix>` and one or more `sig_key=<hex>`
+/// parts separated by `part_sep`, signing `"{ts}{joiner}{body}"`; any signature may match.
+pub struct TimestampedHex {
+    pub header: &'static str,
+    pub part_sep: char,
+    pub ts_key: &'static str,
+    pub sig_key: &'static str,
+    pub joiner: &'static [u8],
+}
+
+impl TimestampedHex {
+    /// Verifies `value` (the header's content) for `body` at `now` (unix seconds).
+    pub fn verify(&self, value: Option<&str>, body: &[u8], secret: &str, now: i64, tolerance: i64) -> Result<(), SignatureError> {
+        let value = value.ok_or(SignatureError::Missing(self.header))?;
+        let mut ts = None;
+        let mut signatures = Vec::new();
+        for part in value.split(self.part_sep) {
+            match part.trim().split_once('=') {
+                Some((k, v)) if k == self.ts_key => ts = v.parse::<i64>().ok(),
+                Some((k, v)) if k == self.sig_key => signatures.push(v),
+                _ => {}
+            }
+        }
+        let ts = ts.ok_or(SignatureError::Malformed(self.header))?;
+        if signatures.is_empty() {
+            return Err(SignatureError::Malformed(self.header));
+        }
+        check_age(ts, now, tolerance)?;
+        let ts = ts.to_string();
+        if any_hex_matches(secret.as_bytes(), &[ts.as_bytes(), self.joiner, body], signatures.into_iter()) {
+            Ok(())
+        } else {
+            Err(SignatureError::Mismatch)
+        }
+    }
+
+    /// The header value the cart would send.
+    pub fn sign(&self, secret: &str, ts: i64, body: &[u8]) -> String {
+        let ts_text = ts.to_string();
+        let sig = hex_hmac(secret.as_bytes(), &[ts_text.as_bytes(), self.joiner, body]);
+        format!("{}={ts}{}{}={sig}", self.ts_key, self.part_sep, self.sig_key)
+    }
+}

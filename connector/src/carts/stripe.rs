@@ -3,7 +3,7 @@
 //! `refund.created` (or `charge.refunded` where the API version lists the charge's refunds), which
 //! name the payment intent, not the session: the session's order records that mapping.
 
-use super::signatures::{any_hex_matches, check_age, hex_hmac, SignatureError};
+use super::signatures::{SignatureError, TimestampedHex};
 use super::{click_in_url, from_unix, order_id, refund_id, Cart, CartRefund, Intake, OrderRef, PayloadError};
 use axum::http::HeaderMap;
 use reftrack_protocol::{Attribution, CanonicalOrder, ClickId, Currency, Customer, Email};
@@ -13,35 +13,17 @@ use std::collections::HashMap;
 /// The signature header.
 pub const HEADER: &str = "stripe-signature";
 
+/// The scheme: `t=<unix>,v1=<hex>[…]` over `"{ts}.{body}"`.
+const SCHEME: TimestampedHex = TimestampedHex { header: HEADER, part_sep: ',', ts_key: "t", sig_key: "v1", joiner: b"." };
+
 /// Verifies `Stripe-Signature` against `secret` at `now` (unix seconds).
 pub fn verify(headers: &HeaderMap, body: &[u8], secret: &str, now: i64, tolerance: i64) -> Result<(), SignatureError> {
-    let header = headers.get(HEADER).and_then(|v| v.to_str().ok()).ok_or(SignatureError::Missing(HEADER))?;
-    let mut timestamp = None;
-    let mut signatures = Vec::new();
-    for part in header.split(',') {
-        match part.trim().split_once('=') {
-            Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
-            Some(("v1", sig)) => signatures.push(sig),
-            _ => {}
-        }
-    }
-    let t = timestamp.ok_or(SignatureError::Malformed(HEADER))?;
-    if signatures.is_empty() {
-        return Err(SignatureError::Malformed(HEADER));
-    }
-    check_age(t, now, tolerance)?;
-    let t = t.to_string();
-    if any_hex_matches(secret.as_bytes(), &[t.as_bytes(), b".", body], signatures.into_iter()) {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
-    }
+    SCHEME.verify(headers.get(HEADER).and_then(|v| v.to_str().ok()), body, secret, now, tolerance)
 }
 
-/// The `Stripe-Signature` value Stripe would send (for tests and local replays).
-pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
-    let t_text = t.to_string();
-    format!("t={t},v1={}", hex_hmac(secret.as_bytes(), &[t_text.as_bytes(), b".", body]))
+/// The `Stripe-Signature` value the cart would send (for tests and local replays).
+pub fn sign(secret: &str, ts: i64, body: &[u8]) -> String {
+    SCHEME.sign(secret, ts, body)
 }
 
 #[derive(Deserialize)]
