@@ -228,6 +228,28 @@ async fn terms(state: &AppState, program: &str) -> Result<Terms, ApiError> {
     Ok(Terms { default, products })
 }
 
+/// The commission a browser conversion earns on its own, when its click's program pays on the
+/// pixel alone (`pixel_commission`); `None` otherwise: then only a signed order earns.
+pub async fn pixel_credit(state: &AppState, click_id: Option<&str>, amount_minor: i64) -> Result<Option<LedgerEntry>, ApiError> {
+    let Some(click) = (match click_id {
+        Some(id) => recorded_click(state, id).await?,
+        None => None,
+    }) else {
+        return Ok(None);
+    };
+    let Some(program) = (match click.program.as_deref() {
+        Some(code) => state.store.program(code).await?,
+        None => None,
+    }) else {
+        return Ok(None);
+    };
+    if !program.pixel_commission {
+        return Ok(None);
+    }
+    let amount = program.flat_minor.unwrap_or_else(|| commission::apply_bps(amount_minor, program.rate_bps));
+    Ok(Some(LedgerEntry { partner: click.partner, kind: "earned", amount_minor: amount, link: Some(click.link), sub_id: click.sub_id }))
+}
+
 /// The clawbacks a refund causes, per partner who earned on the order.
 pub fn plan_refund(refund: &Refund, order: &OrderForRefund) -> RefundPlan {
     let mut ledger = Vec::new();

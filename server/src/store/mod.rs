@@ -117,7 +117,13 @@ pub struct NewConversion {
     pub currency: String,
     pub click_id: Option<String>,
     pub at_ms: i64,
+    /// Commission booked on the conversion itself, for programs that pay on the pixel alone.
+    pub pixel_credit: Option<LedgerEntry>,
 }
+
+/// Ledger entries booked on an unverified conversion carry this prefix before the order id; the
+/// signed order, when it arrives, replaces them with its own.
+pub const PIXEL_LEDGER_PREFIX: &str = "pixel:";
 
 /// A write the batch writer groups with others into one transaction.
 #[derive(Debug, Clone)]

@@ -302,7 +302,7 @@ impl Store for SqliteStore {
                 BatchWrite::Lead(lead) => insert_lead(&mut tx, lead).await?,
                 BatchWrite::Conversion(c) => {
                     // A signed order may already be here (the pixel fires after the cart's webhook).
-                    sqlx::query(
+                    let inserted = sqlx::query(
                         "INSERT OR IGNORE INTO conversions (order_id, amount_minor, currency, click_id, partner_code, link_code, sub_id, at_ms, verified_order_id)
                          SELECT ?1, ?2, ?3, ?4, c.partner_code, c.link_code, c.sub_id, ?5,
                                 (SELECT o.order_id FROM orders o WHERE o.order_id = ?1 OR o.bare_id = ?1 ORDER BY o.order_id = ?1 DESC LIMIT 1)
@@ -315,6 +315,17 @@ impl Store for SqliteStore {
                     .bind(c.at_ms)
                     .execute(&mut *tx)
                     .await?;
+                    // Pixel-only programs earn on a new conversion that no signed order confirmed yet.
+                    if let (1, Some(credit)) = (inserted.rows_affected(), &c.pixel_credit) {
+                        let verified: Option<String> = sqlx::query_scalar("SELECT verified_order_id FROM conversions WHERE order_id = ?1")
+                            .bind(&c.order_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        if verified.is_none() {
+                            let ledger_id = [PIXEL_LEDGER_PREFIX, c.order_id.as_str()].concat();
+                            insert_ledger(&mut tx, &ledger_id, None, &c.currency, c.at_ms, std::slice::from_ref(credit)).await?;
+                        }
+                    }
                 }
             }
         }
@@ -352,6 +363,7 @@ impl Store for SqliteStore {
             currency: r.get("currency"),
             click_id: r.get("click_id"),
             at_ms: r.get("at_ms"),
+            pixel_credit: None,
         }))
     }
 
@@ -427,6 +439,12 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        // The signed order supersedes any commission booked on its pixel conversion.
+        sqlx::query("DELETE FROM ledger WHERE refund_id IS NULL AND order_id IN (?1, ?2)")
+            .bind([PIXEL_LEDGER_PREFIX, order_id].concat())
+            .bind([PIXEL_LEDGER_PREFIX, unprefixed(order_id)].concat())
+            .execute(&mut *tx)
+            .await?;
         insert_ledger(&mut tx, order_id, None, currency, o.occurred_at_ms, &o.ledger).await?;
         if let Some((email, c)) = &o.new_contact {
             sqlx::query(

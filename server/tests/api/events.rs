@@ -124,3 +124,37 @@ async fn a_conversion_reported_after_its_signed_order_is_reconciled_too() {
     let stats = app.stats("jane").await;
     assert_eq!((stats["unverified_conversions"].as_i64(), stats["orders"].as_i64()), (Some(0), Some(1)), "{stats}");
 }
+
+#[tokio::test]
+async fn a_pixel_only_program_pays_on_the_conversion_until_the_signed_order_replaces_it() {
+    let app = spawn_app().await;
+    app.admin_post("/v1/admin/programs", json!({"code":"pixel","rate_bps":3000,"window_days":30,"pixel_commission":true})).await;
+    app.admin_post("/v1/admin/partners", json!({"code":"jane","name":"Jane","email":"jane@partners.example","programs":["pixel"]})).await;
+    app.admin_post("/v1/admin/links", json!({"code":"offer","destination":"https://www.merchant.test/"})).await;
+    let click = app.click("jane", None).await;
+    let r = app.follow(&format!("/v1/pixel.gif?order_id=cs_px&amount_minor=10000&currency=USD&click_id={click}")).await;
+    assert_eq!(r.status(), 200);
+    let stats = app.stats("jane").await;
+    assert_eq!(
+        (stats["unverified_conversions"].as_i64(), stats["orders"].as_i64(), stats["commission_minor"].as_i64()),
+        (Some(1), Some(0), Some(3000)),
+        "{stats}"
+    );
+    // The signed order (its real amount) replaces the pixel's commission: earned once, not twice.
+    app.post_order(&order("stripe:cs_px", Some(&click), "b@example.com")).await;
+    let stats = app.stats("jane").await;
+    assert_eq!(
+        (stats["unverified_conversions"].as_i64(), stats["orders"].as_i64(), stats["commission_minor"].as_i64()),
+        (Some(0), Some(1), Some(2970)),
+        "{stats}"
+    );
+}
+
+#[tokio::test]
+async fn a_regular_program_pays_nothing_on_the_pixel_alone() {
+    let app = spawn_seeded_app().await;
+    let click = app.click("jane", None).await;
+    app.follow(&format!("/v1/pixel.gif?order_id=cs_np&amount_minor=10000&currency=USD&click_id={click}")).await;
+    let stats = app.stats("jane").await;
+    assert_eq!((stats["unverified_conversions"].as_i64(), stats["commission_minor"].as_i64()), (Some(1), Some(0)));
+}
