@@ -17,6 +17,9 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(name = "reftrack-connector", version)]
 pub struct Cli {
+    /// A configuration file of KEY=VALUE lines (the environment variables' names); also REFTRACK_CONNECTOR_CONFIG.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(flatten)]
     outbox: OutboxArgs,
     #[command(subcommand)]

@@ -83,3 +83,16 @@ impl fmt::Debug for ServeArgs {
             .finish()
     }
 }
+
+/// Loads the configuration file, if one is named by `--config FILE` or `REFTRACK_CONNECTOR_CONFIG`: `KEY=VALUE`
+/// lines with the same names as the environment variables. It never overrides a variable that is
+/// already set, so a flag wins over the environment, and the environment over the file.
+pub fn load_config_file(args: &[String]) -> anyhow::Result<()> {
+    let from_args = args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--config=").map(str::to_owned).or_else(|| (a == "--config").then(|| args.get(i + 1).cloned()).flatten())
+    });
+    let Some(path) = from_args.or_else(|| std::env::var("REFTRACK_CONNECTOR_CONFIG").ok()).filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    dotenvy::from_path(&path).map_err(|e| anyhow::anyhow!("reading the configuration file {path}: {e}"))
+}

@@ -5,5 +5,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
         .init();
-    reftrack_connector::cli::Cli::parse().run().await
+    let args: Vec<String> = std::env::args().collect();
+    reftrack_connector::configuration::load_config_file(&args)?;
+    reftrack_connector::cli::Cli::parse_from(args).run().await
 }

@@ -10,6 +10,9 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "reftrack", version)]
 pub struct Cli {
+    /// A configuration file of KEY=VALUE lines (the environment variables' names); also REFTRACK_CONFIG.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(flatten)]
     db: DatabaseArgs,
     #[command(subcommand)]

@@ -311,3 +311,33 @@ async fn the_cli_sends_one_order_and_imports_a_csv_backfill() {
     assert!(out.contains("\"imported\": 25") && out.contains("\"dead\": 0"), "{out}");
     assert_eq!(p.track.stats("john").await.unwrap()["orders"], 26);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configuration_file_sets_what_the_environment_does_not() {
+    let sites = sites::Sites::start().await.unwrap();
+    let track = TrackServer::start(sites.port).unwrap();
+    track.seed(&sites.url("www.merchant.test", "/landing.html")).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("connector.env");
+    std::fs::write(
+        &file,
+        format!(
+            "REFTRACK_BACKEND_URL={}\nREFTRACK_SIGNING_SECRET={SECRET}\nREFTRACK_CONNECTOR_LISTEN=127.0.0.1:0\nREFTRACK_OUTBOX={}\nGENERIC_WEBHOOK_SECRET=whsec_ZnJvbS10aGUtZmlsZS1ub3QtdXNlZA==\n",
+            track.local(""),
+            dir.path().join("outbox.db").display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(binaries().join("reftrack-connector"));
+    cmd.args(["serve", "--config"]).arg(&file).env("GENERIC_WEBHOOK_SECRET", GENERIC_SECRET).env("RUST_LOG", "error");
+    for var in ["REFTRACK_BACKEND_URL", "REFTRACK_SIGNING_SECRET", "REFTRACK_CONNECTOR_LISTEN", "REFTRACK_OUTBOX"] {
+        cmd.env_remove(var);
+    }
+    let (_process, base) = spawn_until(cmd, "reftrack-connector listening on ").unwrap();
+    let connector = ConnectorProcess { process: _process, base };
+    let ts = now().unix_timestamp();
+    // Signed with the environment's secret (which wins over the file's), forwarded to the file's backend.
+    let body = serde_json::to_vec(&generic_order("shop:configured", "jane", 1000)).unwrap();
+    assert_eq!(deliver(&connector, "generic", None, &body, None, ts).await.status(), 200);
+    wait_for_orders(&track, "jane", 1).await;
+}
