@@ -17,6 +17,7 @@ use tempfile::TempDir;
 
 pub mod postgres;
 pub mod sites;
+pub mod tls;
 
 /// The signing secret the server accepts and the tests (or the connector) sign with.
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -96,16 +97,30 @@ pub fn spawn_until(mut cmd: Command, ready_prefix: &str) -> Result<(Process, Str
 /// A running tracking server with its own database.
 pub struct TrackServer {
     pub process: Process,
-    /// `http://track.merchant.test:PORT`
+    /// `https://track.merchant.test:PORT`, through the test TLS terminator.
     pub base: String,
     pub port: u16,
     pub dir: TempDir,
+    _tls: Option<tls::Front>,
 }
 
 impl TrackServer {
     /// Starts `reftrack serve` for `track.merchant.test`, allowing the sites' origins.
     pub fn start(sites_port: u16) -> Result<Self> {
         Self::start_in(tempfile::tempdir()?, free_port(), sites_port)
+    }
+
+    /// Starts the server for the browser: behind TLS at `https://track.merchant.test:PORT`, with
+    /// Secure cookies on `merchant.test`, allowing the https sites on `sites_tls_port`.
+    pub async fn start_tls(sites_tls_port: u16) -> Result<Self> {
+        let port = free_port();
+        let front = tls::Front::start(port).await?;
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}", dir.path().join("reftrack.db").display());
+        let public = format!("https://track.merchant.test:{}", front.port);
+        let mut server = Self::spawn(dir, &url, port, "https", sites_tls_port, &public)?;
+        server._tls = Some(front);
+        Ok(server)
     }
 
     /// Stops the process (SIGKILL) and starts it again on the same port and database.
@@ -130,16 +145,20 @@ impl TrackServer {
 
     /// Starts on `port` with the database at `database_url` (several servers may share one).
     pub fn start_with(dir: TempDir, database_url: &str, port: u16, sites_port: u16) -> Result<Self> {
+        Self::spawn(dir, database_url, port, "http", sites_port, &format!("http://track.merchant.test:{port}"))
+    }
+
+    fn spawn(dir: TempDir, database_url: &str, port: u16, scheme: &str, sites_port: u16, public: &str) -> Result<Self> {
         let origins = ["www.merchant.test", "webinar-tool.test", "checkout.cartvendor.test"]
             .iter()
-            .map(|h| format!("http://{h}:{sites_port}"))
+            .map(|h| format!("{scheme}://{h}:{sites_port}"))
             .collect::<Vec<_>>()
             .join(",");
         let mut cmd = Command::new(binaries().join("reftrack"));
         cmd.arg("serve")
             .env("REFTRACK_LISTEN", format!("127.0.0.1:{port}"))
             .env("REFTRACK_DATABASE_URL", database_url)
-            .env("REFTRACK_PUBLIC_URL", format!("http://track.merchant.test:{port}"))
+            .env("REFTRACK_PUBLIC_URL", public)
             .env("REFTRACK_COOKIE_DOMAIN", "merchant.test")
             .env("REFTRACK_ALLOWED_ORIGINS", origins)
             .env("REFTRACK_SIGNING_SECRETS", SECRET)
@@ -147,7 +166,7 @@ impl TrackServer {
             .env("REFTRACK_WWW_DIR", root().join("www"))
             .env("RUST_LOG", "warn");
         let (process, _) = spawn_until(cmd, "reftrack listening on ")?;
-        Ok(Self { process, base: format!("http://track.merchant.test:{port}"), port, dir })
+        Ok(Self { process, base: public.to_owned(), port, dir, _tls: None })
     }
 
     /// The server's own loopback URL (for the test's HTTP calls, which do not resolve `*.test`).
@@ -233,6 +252,8 @@ impl Browser {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--no-first-run", "--disable-quic", "--host-resolver-rules=MAP *.test 127.0.0.1", "--window-size=1280,900",
+                    // The sites' certificate is made at test time and signed by nobody.
+                    "--ignore-certificate-errors",
                     // A visitor's browser: the server rightly does not count HeadlessChrome as a person.
                     "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36",
                     format!("--user-data-dir={}", profile.path().display()),
@@ -316,7 +337,7 @@ impl Lab {
     pub async fn start(block_cookies: bool) -> Result<Self> {
         require_snippet();
         let sites = sites::Sites::start().await?;
-        let track = TrackServer::start(sites.port)?;
+        let track = TrackServer::start_tls(sites.tls_port).await?;
         sites.set_track(&track.base);
         track.seed(&sites.url("www.merchant.test", "/landing.html")).await?;
         let browser = Browser::start(block_cookies).await?;

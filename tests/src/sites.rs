@@ -29,15 +29,18 @@ pub struct CartVendor {
 #[derive(Clone)]
 struct SiteState {
     track: Arc<Mutex<String>>,
+    /// The https port the browser uses (pages and redirects name it).
     port: u16,
     submissions: Arc<Mutex<Vec<Submission>>>,
     cart: Arc<Mutex<Option<CartVendor>>>,
     sessions: Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// The running fixture sites.
+/// The running fixture sites: plain HTTP on `port`, https (what the browser uses) on `tls_port`.
 pub struct Sites {
     pub port: u16,
+    pub tls_port: u16,
+    _tls: crate::tls::Front,
     track: Arc<Mutex<String>>,
     submissions: Arc<Mutex<Vec<Submission>>>,
     cart: Arc<Mutex<Option<CartVendor>>>,
@@ -119,7 +122,7 @@ async fn pay(s: &SiteState, cart: &CartVendor, fields: &HashMap<String, String>)
     if !delivered {
         return (StatusCode::BAD_GATEWAY, "the merchant's connector did not accept the payment webhook").into_response();
     }
-    let thanks = format!("http://www.merchant.test:{}/thanks.html?order={session}", s.port);
+    let thanks = format!("https://www.merchant.test:{}/thanks.html?order={session}", s.port);
     (StatusCode::SEE_OTHER, [(header::LOCATION, thanks)]).into_response()
 }
 
@@ -128,16 +131,23 @@ impl Sites {
     pub async fn start() -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
+        let tls = crate::tls::Front::start(port).await?;
+        let tls_port = tls.port;
         let track = Arc::new(Mutex::new(String::new()));
         let submissions = Arc::new(Mutex::new(Vec::new()));
         let cart = Arc::new(Mutex::new(None));
-        let state =
-            SiteState { track: track.clone(), port, submissions: submissions.clone(), cart: cart.clone(), sessions: Default::default() };
+        let state = SiteState {
+            track: track.clone(),
+            port: tls_port,
+            submissions: submissions.clone(),
+            cart: cart.clone(),
+            sessions: Default::default(),
+        };
         let app = Router::new().route("/{*path}", get(page).post(submit)).with_state(state);
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { port, track, submissions, cart, task })
+        Ok(Self { port, tls_port, _tls: tls, track, submissions, cart, task })
     }
 
     /// Points `{{TRACK}}` at the tracking server.
@@ -150,9 +160,9 @@ impl Sites {
         *self.cart.lock().unwrap() = Some(cart);
     }
 
-    /// `http://<host>:<port><path>`
+    /// `https://<host>:<tls port><path>`, as the browser reaches it.
     pub fn url(&self, host: &str, path: &str) -> String {
-        format!("http://{host}:{}{path}", self.port)
+        format!("https://{host}:{}{path}", self.tls_port)
     }
 
     /// Form posts received so far.

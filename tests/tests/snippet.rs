@@ -19,12 +19,13 @@ async fn a_tracking_link_click_is_captured_first_party_and_removed_from_the_addr
     assert!(stored.as_str().unwrap().starts_with(&format!("1.{click}.jane.newsletter.")), "{stored}");
     let local = lab.browser.eval("return localStorage.getItem('rt_ref')").await.unwrap();
     assert_eq!(local, stored);
+    assert_eq!(lab.browser.eval("return location.protocol").await.unwrap(), "https:");
     let search = lab.browser.eval("return location.search").await.unwrap();
     assert!(!search.as_str().unwrap().contains("rt_click"), "{search}");
     // The server's own HttpOnly cookie covers the merchant's site (Domain=merchant.test).
     let cookies = lab.browser.client.get_all_cookies().await.unwrap();
     let server = cookies.iter().find(|c| c.name() == "rt_click").expect("server cookie");
-    assert_eq!((server.value(), server.http_only()), (click.as_str(), Some(true)));
+    assert_eq!((server.value(), server.http_only(), server.secure()), (click.as_str(), Some(true), Some(true)));
     assert_eq!(lab.page_errors().await.unwrap(), json!([]));
     assert_eq!(lab.track.stats("jane").await.unwrap()["hits"], 1);
     lab.browser.close().await.unwrap();
