@@ -55,3 +55,17 @@ async fn clicks_spread_over_two_servers_are_all_counted_and_looked_up_on_either(
     let answer = b.post_order(&o).await.unwrap();
     assert_eq!(answer["credited_by"], "click");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_servers_starting_at_once_on_an_empty_database_both_come_up() {
+    let url = postgres::cluster().create_database().await;
+    let sites_port = free_port();
+    let (u1, u2) = (url.clone(), url.clone());
+    // Both apply migrations at the same moment; the advisory lock makes one wait for the other.
+    let a = std::thread::spawn(move || TrackServer::start_with(tempfile::tempdir().unwrap(), &u1, free_port(), sites_port));
+    let b = std::thread::spawn(move || TrackServer::start_with(tempfile::tempdir().unwrap(), &u2, free_port(), sites_port));
+    let (a, b) = (a.join().unwrap().unwrap(), b.join().unwrap().unwrap());
+    a.seed("https://www.merchant.test/landing.html").await.unwrap();
+    click(&b, "jane").await.unwrap();
+    assert_eq!(a.stats("jane").await.unwrap()["hits"], 1);
+}
