@@ -12,6 +12,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
+/// The wasm features rustc's wasm32 target emits, which wasm-opt must be told it may keep.
+const FEATURES: [&str; 6] = [
+    "--enable-bulk-memory",
+    "--enable-reference-types",
+    "--enable-sign-ext",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-multivalue",
+];
+
 /// The most the browser may download, gzip-compressed, JS and wasm together.
 pub const GZIP_BUDGET: usize = 12 * 1024;
 
@@ -82,6 +92,7 @@ pub fn build(strict: bool) -> Result<()> {
         .generate(&out)
         .context("wasm-bindgen")?;
     let wasm = out.join("reftrack_bg.wasm");
+    optimise_after_bindgen(&wasm)?;
 
     let glue = fs::read_to_string(out.join("reftrack.js"))?;
     let loader = fs::read_to_string(root().join("www/loader.js"))?;
@@ -125,6 +136,21 @@ fn minify(input: &Path, output: &Path) -> Result<()> {
     run(&mut cmd)
 }
 
+/// A second wasm-opt pass over wasm-bindgen's output, with npm's binaryen (pinned) when `npx` is
+/// available: unlike Debian's wasm-opt 108 it reads the externref code wasm-bindgen adds.
+fn optimise_after_bindgen(wasm: &Path) -> Result<()> {
+    if Command::new("npx").arg("--version").output().is_err() {
+        return Ok(());
+    }
+    let mut cmd = Command::new("npx");
+    cmd.args(["--yes", "--package=binaryen@132.0.0", "--", "wasm-opt", "-Oz", "--strip-debug", "--strip-producers"])
+        .args(FEATURES)
+        .arg(wasm)
+        .arg("-o")
+        .arg(wasm);
+    run(&mut cmd)
+}
+
 /// wasm-opt -Oz when installed (Debian's binaryen needs the features spelled out).
 fn optimise(wasm: &Path) -> Result<()> {
     let probe = Command::new("wasm-opt").arg("--version").output();
@@ -133,16 +159,7 @@ fn optimise(wasm: &Path) -> Result<()> {
         return Ok(());
     }
     let mut cmd = Command::new("wasm-opt");
-    cmd.arg("-Oz")
-        .args([
-            "--enable-bulk-memory",
-            "--enable-reference-types",
-            "--enable-sign-ext",
-            "--enable-mutable-globals",
-            "--enable-nontrapping-float-to-int",
-            "--enable-multivalue",
-        ])
-        .arg(wasm)
+    cmd.arg("-Oz").args(FEATURES).arg(wasm)
         .arg("-o")
         .arg(wasm);
     run(&mut cmd)
