@@ -9,7 +9,7 @@ var FALLBACK = { affiliate: null, lead: false, conversion: false, consent: false
 var RECORD = "rt_ref", SENT = "rt_conv";
 var FIELDS = "input[name=rt_click],input[name=affiliate],input[name=affiliate_id],input[data-reftrack]";
 var previous = w.reftrack, queue = (previous && previous.q) || [];
-var core, endpoint, record = "", sent = "", lookingUp = null;
+var core, endpoint, sameSite = false, record = "", sent = "", lookingUp = null;
 
 function attr(name) {
   var v = script && script.getAttribute("data-" + name);
@@ -27,6 +27,8 @@ var cfg = {
 };
 
 function now() { return Date.now() / 1000; }
+// What the core says about the record: {partner, subId, clickId, expiresAt, expiresIn, lookup}.
+function view() { return JSON.parse(core.view(record, now())); }
 function attempt(f, fallback) { try { return f(); } catch (e) { return fallback; } }
 function warn(message) { attempt(function () { console.warn("reftrack: " + message); }); }
 
@@ -50,7 +52,7 @@ function writeLocal(key, value) {
 // Keeps the record first-party: a cookie, mirrored in localStorage (Safari may drop either).
 function persist() {
   if (!cfg.consent || cfg.memory || !record) return;
-  writeCookie(RECORD, record, core.expires_in(record, now()));
+  writeCookie(RECORD, record, view().expiresIn);
   writeLocal(RECORD, record);
 }
 function forget() {
@@ -81,17 +83,15 @@ function getJSON(url, credentials) {
 
 // On the tracking domain's own site, the server re-sets its HttpOnly cookie for the full window.
 function touch() {
-  var click = core.click(record, now());
-  if (!cfg.consent || !click) return;
-  var host = attempt(function () { return new URL(endpoint).hostname; }, "");
-  if (core.same_site(loc.hostname, host, cfg.domain)) post("/v1/touch", JSON.stringify({ click_id: click }), false);
+  var click = view().clickId;
+  if (cfg.consent && click && sameSite) post("/v1/touch", JSON.stringify({ click_id: click }), false);
 }
 
 // Asks the server once for what the record lacks (the partner behind a bare click id, or the
 // tracking domain's own cookie when nothing is stored here). Every caller waits for that one answer.
 function lookup() {
   if (lookingUp) return lookingUp;
-  var path = cfg.consent ? core.lookup_path(record, now()) : "";
+  var path = cfg.consent ? view().lookup : "";
   if (!path) return Promise.resolve();
   return (lookingUp = getJSON(endpoint + path, path.indexOf("?") < 0).then(function (a) {
     if (!a || !a.partner) return;
@@ -110,11 +110,12 @@ function withParams(href, params, click) {
 // Fills affiliate fields and decorates checkout links and forms, now and for elements added later.
 function refresh() {
   attempt(function () {
-    var t = now(), click = core.click(record, t);
+    var v = view(), click = v.clickId;
     [].forEach.call(d.querySelectorAll(FIELDS), function (input) {
       if (input.value) return;
-      var v = core.field(record, input.getAttribute("data-reftrack") || input.name, t);
-      if (v) input.value = v;
+      var wanted = input.getAttribute("data-reftrack") || input.name;
+      var value = /^(rt_click|click|click_id)$/.test(wanted) ? click : /^(sub_id|sid)$/.test(wanted) ? v.subId : v.partner;
+      if (value) input.value = value;
     });
     if (!click || !cfg.domains) return;
     [].forEach.call(d.querySelectorAll("a[href]"), function (a) {
@@ -175,15 +176,15 @@ function start() {
     }, true);
   }
   // A bare click id (a decorated link): learn its partner for fields and affiliate().
-  if (record && core.lookup_path(record, now())) lookup();
+  if (record && view().lookup) lookup();
 }
 
 var api = {
   affiliate: function () {
     return lookup().then(function () {
-      var a = JSON.parse(core.affiliate(record, now()));
-      if (a) a.expiresAt = new Date(a.expiresAt * 1000).toISOString();
-      return a;
+      var v = view();
+      if (!v.partner && !v.clickId) return null;
+      return { partner: v.partner, subId: v.subId, clickId: v.clickId, expiresAt: new Date(v.expiresAt * 1000).toISOString() };
     });
   },
   lead: function (o) { return sendLead(o && o.email); },
@@ -192,16 +193,18 @@ var api = {
     o = o || {};
     var num = function (v) { return v == null || v === "" ? NaN : Number(v); };
     var id = o.orderId == null ? "" : String(o.orderId);
-    var body = core.conversion_event(record, id, num(o.amountMinor), num(o.amount), String(o.currency || ""), sent, now());
-    if (body === "sent") return false;
-    if (!body) { warn("conversion needs {orderId, amountMinor or amount, currency}"); return false; }
-    if (!post("/v1/events", body, true)) return false;
-    sent = core.remember_order(sent, id);
+    // The core answers "" (invalid), "sent" (already reported), or the new list, a newline, the event.
+    var out = core.conversion_event(record, id, num(o.amountMinor), num(o.amount), String(o.currency || ""), sent, now());
+    if (out === "sent") return false;
+    if (!out) { warn("conversion needs {orderId, amountMinor or amount, currency}"); return false; }
+    var nl = out.indexOf("\n");
+    if (!post("/v1/events", out.slice(nl + 1), true)) return false;
+    sent = out.slice(0, nl);
     if (!cfg.memory) writeLocal(SENT, sent);
     return true;
   },
   decorate: function (url) {
-    var click = core.click(record, now());
+    var click = view().clickId;
     return click ? withParams(url, core.checkout_params("", "*"), click) : url;
   },
   consent: function (granted) {
@@ -217,7 +220,9 @@ try {
   var wasmUrl = script.src.replace(/reftrack\.js([?#].*)?$/, "reftrack_bg.wasm");
   ready = wasm_bindgen({ module_or_path: wasmUrl }).then(function () {
     core = wasm_bindgen;
-    endpoint = core.endpoint(script.src);
+    var s = core.setup(script.src, loc.hostname, cfg.domain);
+    sameSite = s.charAt(0) === "1";
+    endpoint = s.slice(1);
     start();
   });
 } catch (e) {

@@ -26,10 +26,16 @@ fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
-/// The tracking endpoint of a script URL (keeps a base path such as `/_rt`).
+/// The tracking endpoint of the script's URL (keeping a base path such as `/_rt`), prefixed with
+/// `1` when the page shares a site with it (then the server refreshes its own cookie), else `0`.
 #[wasm_bindgen]
-pub fn endpoint(script_src: &str) -> String {
-    endpoint_of(script_src)
+pub fn setup(script_src: &str, page_host: &str, cookie_domain: &str) -> String {
+    let endpoint = endpoint_of(script_src);
+    // After "scheme://": a char search and a checked slice keep string-searcher and panic code out.
+    let host = endpoint.find(':').and_then(|i| endpoint.get(i + 3..)).unwrap_or_default();
+    let host = host.split(['/', ':']).next().unwrap_or_default();
+    let same = crate::checkout::same_site(page_host, host, non_empty(cookie_domain));
+    [if same { "1" } else { "0" }, endpoint.as_str()].concat()
 }
 
 /// The record to keep after a page view: what is stored (cookie first, then localStorage) against
@@ -64,25 +70,19 @@ pub fn merge_lookup(record: &str, click: &str, partner: &str, sub_id: &str, expi
     }
 }
 
-/// What to ask the server: `/v1/lookup?click=…` for a click without a known partner (any origin
-/// may ask about a click it holds), `/v1/lookup` (credentialed, the tracking domain's cookie) when
-/// nothing is stored, `""` when the record is complete.
+/// What the loader needs to know about the record, as JSON: `{"partner","subId","clickId",
+/// "expiresAt","expiresIn","lookup"}` (nulls and 0 when there is no live record). `lookup` is what
+/// to ask the server, if anything: `/v1/lookup?click=…` for a click without a known partner (any
+/// origin may ask about a click it holds), `/v1/lookup` (credentialed, the tracking domain's own
+/// cookie) when nothing is stored, `""` when the record is complete.
 #[wasm_bindgen]
-pub fn lookup_path(record: &str, now: f64) -> String {
-    match live(record, now) {
+pub fn view(record: &str, now: f64) -> String {
+    let r = live(record, now);
+    let lookup = match &r {
         None => String::from("/v1/lookup"),
         Some(r) if r.partner.is_some() => String::new(),
-        Some(r) => match r.click {
-            Some(c) => ["/v1/lookup?click=", c.as_str()].concat(),
-            None => String::new(),
-        },
-    }
-}
-
-/// `{"partner","subId","clickId","expiresAt"}` (expiresAt in unix seconds) or `null`.
-#[wasm_bindgen]
-pub fn affiliate(record: &str, now: f64) -> String {
-    let Some(r) = live(record, now) else { return String::from("null") };
+        Some(r) => r.click.as_ref().map(|c| ["/v1/lookup?click=", c.as_str()].concat()).unwrap_or_default(),
+    };
     let mut out = String::from("{");
     let mut field = |key: &str, value: Option<&str>| {
         events::push_json_str(&mut out, key);
@@ -93,37 +93,17 @@ pub fn affiliate(record: &str, now: f64) -> String {
         }
         out.push(',');
     };
-    field("partner", r.partner.as_ref().map(|p| p.as_str()));
-    field("subId", r.sub_id.as_ref().map(|s| s.as_str()));
-    field("clickId", r.click.as_ref().map(|c| c.as_str()));
+    field("partner", r.as_ref().and_then(|r| r.partner.as_ref()).map(|p| p.as_str()));
+    field("subId", r.as_ref().and_then(|r| r.sub_id.as_ref()).map(|s| s.as_str()));
+    field("clickId", r.as_ref().and_then(|r| r.click.as_ref()).map(|c| c.as_str()));
+    field("lookup", Some(&lookup));
+    let (at, left) = r.as_ref().map_or((0, 0), |r| (r.expires_at, r.expires_at - secs(now)));
     out.push_str("\"expiresAt\":");
-    push_u64(&mut out, r.expires_at);
+    push_u64(&mut out, at);
+    out.push_str(",\"expiresIn\":");
+    push_u64(&mut out, left);
     out.push('}');
     out
-}
-
-/// Seconds the record has left (0 when none): the cookie's Max-Age.
-#[wasm_bindgen]
-pub fn expires_in(record: &str, now: f64) -> f64 {
-    live(record, now).map_or(0.0, |r| (r.expires_at - secs(now)) as f64)
-}
-
-/// The live click id, or `""`.
-#[wasm_bindgen]
-pub fn click(record: &str, now: f64) -> String {
-    live(record, now).and_then(|r| r.click).map(String::from).unwrap_or_default()
-}
-
-/// The value for a hidden field named `wanted` (`rt_click`/`click`, `sub_id`/`sid`, else the partner).
-#[wasm_bindgen]
-pub fn field(record: &str, wanted: &str, now: f64) -> String {
-    let Some(r) = live(record, now) else { return String::new() };
-    let value = match wanted {
-        "rt_click" | "click" | "click_id" => r.click.map(String::from),
-        "sub_id" | "sid" => r.sub_id.map(String::from),
-        _ => r.partner.map(String::from),
-    };
-    value.unwrap_or_default()
 }
 
 /// The parameters a link to `host` must carry (space-separated), or `""` when `host` is not one of
@@ -139,32 +119,21 @@ pub fn checkout_params(host: &str, domains: &str) -> String {
     }
 }
 
-/// Whether the page and the tracking endpoint share a site (then the server refreshes its cookie).
-#[wasm_bindgen]
-pub fn same_site(page_host: &str, endpoint_host: &str, cookie_domain: &str) -> bool {
-    crate::checkout::same_site(page_host, endpoint_host, non_empty(cookie_domain))
-}
-
 /// The lead event's JSON, or `""` when there is nothing to report.
 #[wasm_bindgen]
 pub fn lead_event(record: &str, email: &str, page: &str, now: f64) -> String {
     events::lead(live(record, now).as_ref(), email, page, secs(now)).unwrap_or_default()
 }
 
-/// The conversion event's JSON; `""` if invalid, `"sent"` if this browser already reported it.
+/// `""` if the conversion is invalid, `"sent"` if this browser already reported the order, else
+/// the updated list of reported orders, a newline, and the event's JSON.
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn conversion_event(record: &str, order_id: &str, amount_minor: f64, amount: f64, currency: &str, sent: &str, now: f64) -> String {
     let input = ConversionInput { order_id, amount_minor, amount, currency };
     match events::conversion(live(record, now).as_ref(), &input, sent, secs(now)) {
-        Ok(json) => json,
+        Ok(json) => [events::remember(sent, order_id).as_str(), "\n", json.as_str()].concat(),
         Err(events::NotSent::AlreadySent) => String::from("sent"),
         Err(events::NotSent::Invalid) => String::new(),
     }
-}
-
-/// The list of reported orders with `order_id` added.
-#[wasm_bindgen]
-pub fn remember_order(sent: &str, order_id: &str) -> String {
-    events::remember(sent, order_id)
 }

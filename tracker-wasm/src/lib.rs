@@ -7,20 +7,20 @@
 //! whether an order was already reported. Those decisions are plain Rust in `config`, `record`,
 //! `checkout` and `events`, unit-tested natively and in a browser.
 //!
-//! The crate is `no_std`; with the `bundle` feature it brings its own allocator and a panic
-//! handler that traps (the loader catches it), so no formatting machinery is shipped.
+//! On wasm32 the crate is `no_std`, with its own allocator and a panic handler that traps (the
+//! loader catches it), so no formatting machinery is shipped. Natively (unit tests) it uses std.
 
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(target_arch = "wasm32", no_std)]
 extern crate alloc;
 
 // A free-list allocator of a few hundred bytes instead of dlmalloc's five kilobytes: the snippet
 // keeps no state between calls (the loader holds it), so fragmentation cannot build up.
-#[cfg(all(feature = "bundle", target_arch = "wasm32"))]
+#[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
-#[cfg(all(feature = "bundle", target_arch = "wasm32", not(test)))]
+#[cfg(target_arch = "wasm32")]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()

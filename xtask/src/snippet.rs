@@ -61,18 +61,7 @@ fn gzip_len(bytes: &[u8]) -> Result<usize> {
 /// Builds `www/dist/{reftrack.js, reftrack_bg.wasm, reftrack.d.ts}` and prints their sizes.
 pub fn build(strict: bool) -> Result<()> {
     let mut build = cargo();
-    build.args([
-        "build",
-        "-p",
-        "reftrack-tracker",
-        "--lib",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--profile",
-        "snippet",
-        "--features",
-        "bundle",
-    ]);
+    build.args(["build", "-p", "reftrack-tracker", "--lib", "--target", "wasm32-unknown-unknown", "--profile", "snippet"]);
     run(&mut build)?;
     let compiled = root().join("target/wasm32-unknown-unknown/snippet/reftrack_tracker.wasm");
     let out = root().join("target/snippet-bindgen");
@@ -159,8 +148,6 @@ fn optimise(wasm: &Path) -> Result<()> {
         return Ok(());
     }
     let mut cmd = Command::new("wasm-opt");
-    cmd.arg("-Oz").args(FEATURES).arg(wasm)
-        .arg("-o")
-        .arg(wasm);
+    cmd.arg("-Oz").args(FEATURES).arg(wasm).arg("-o").arg(wasm);
     run(&mut cmd)
 }
