@@ -165,7 +165,11 @@ function start() {
   touch();
   refresh();
   attempt(function () {
-    new MutationObserver(refresh).observe(d.documentElement, { childList: true, subtree: true });
+    // Pages that change constantly get at most one refresh per 100 ms, never one per mutation.
+    var scheduled = 0;
+    new MutationObserver(function () {
+      if (!scheduled) scheduled = setTimeout(function () { scheduled = 0; refresh(); }, 100);
+    }).observe(d.documentElement, { childList: true, subtree: true });
   });
   if (cfg.autoLead) {
     d.addEventListener("submit", function (e) {

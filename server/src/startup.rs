@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::cors::{AllowCredentials, AllowOrigin, Any, CorsLayer};
 use tower_http::services::ServeDir;
 
 /// What every handler can reach.
@@ -34,9 +34,11 @@ pub struct AppState {
 /// The router, with every route of the contract.
 pub fn router(state: AppState) -> Router {
     let origins: Vec<HeaderValue> = state.settings.allowed_origins.iter().filter_map(|o| o.parse().ok()).collect();
+    let trusted = origins.clone();
     let credentialed = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_credentials(true)
+        // Only configured origins are told they may send credentials.
+        .allow_credentials(AllowCredentials::predicate(move |origin, _| trusted.contains(origin)))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::CONTENT_TYPE]);
     let open = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::POST]).allow_headers([header::CONTENT_TYPE]);

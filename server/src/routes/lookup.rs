@@ -6,8 +6,8 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::store::Click;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use reftrack_protocol::ClickId;
 use serde::Deserialize;
@@ -25,6 +25,7 @@ pub async fn lookup(
     Query(q): Query<LookupQuery>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
+    let by_id = q.click.is_some();
     let click_id = match q.click.as_deref() {
         Some(raw) => Some(ClickId::parse(raw).map_err(|e| ApiError::bad_request("invalid_click_id", e.to_string()))?),
         None => click_cookie(&headers),
@@ -43,7 +44,13 @@ pub async fn lookup(
         }),
         None => json!({ "partner": null }),
     };
-    Ok(([(header::CACHE_CONTROL, "no-store"), (header::VARY, "Origin, Cookie")], Json(body)))
+    let mut response = ([(header::CACHE_CONTROL, "no-store"), (header::VARY, "Origin, Cookie")], Json(body)).into_response();
+    if by_id {
+        // Whoever holds a click id may learn its partner: third-party tools need no configuration.
+        // (For configured origins the credentialed CORS layer replaces this with their own origin.)
+        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    }
+    Ok(response)
 }
 
 /// A recorded click that has not expired.

@@ -76,3 +76,31 @@ async fn touch_refuses_unknown_or_missing_clicks() {
     let r = app.client.post(app.url("/v1/touch")).body("{not json").send().await.unwrap();
     assert_eq!(error_code(r).await, "malformed_json");
 }
+
+#[tokio::test]
+async fn a_lookup_by_click_id_is_readable_from_any_origin_but_the_cookie_lookup_is_not() {
+    let app = spawn_seeded_app().await;
+    let click = app.click("jane", None).await;
+    let by_id = app
+        .client
+        .get(app.url(&format!("/v1/lookup?click={click}")))
+        .header("origin", "https://some-webinar-tool.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_id.headers()["access-control-allow-origin"], "*");
+    assert!(by_id.headers().get("access-control-allow-credentials").is_none());
+    let by_cookie = app
+        .client
+        .get(app.url("/v1/lookup"))
+        .header("origin", "https://some-webinar-tool.example")
+        .header("cookie", format!("rt_click={click}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(by_cookie.headers().get("access-control-allow-origin").is_none());
+    // A configured origin still gets its credentialed answer, with one header.
+    let allowed = app.client.get(app.url(&format!("/v1/lookup?click={click}"))).header("origin", MERCHANT_ORIGIN).send().await.unwrap();
+    let values: Vec<_> = allowed.headers().get_all("access-control-allow-origin").iter().collect();
+    assert_eq!(values, vec![MERCHANT_ORIGIN]);
+}
