@@ -7,7 +7,7 @@ use crate::startup::AppState;
 use crate::store::Click;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::Json;
 use reftrack_protocol::ClickId;
 use serde::Deserialize;
