@@ -5,9 +5,9 @@ use crate::admin::{self, AdminError};
 use crate::configuration::{DatabaseArgs, ServeArgs, Settings};
 use crate::startup::{shutdown_signal, Application};
 use crate::store::{KeyGrant, Link, Partner, Program, Store};
-use reftrack_protocol::signature::Secret;
 
-/// The demo's fixed signing secret, so the demo checkout can sign its orders. Never use it in production.
+/// The demo's signing secret when none is configured, so `/v1/orders` can be tried with a known
+/// secret. Never use it in production.
 pub const DEMO_SIGNING_SECRET: &str = "whsec_ZGVtby1vbmx5LXNpZ25pbmctc2VjcmV0LTAwMDA=";
 
 fn ignore_exists<T>(r: Result<T, AdminError>) -> anyhow::Result<()> {
@@ -71,7 +71,6 @@ pub async fn run(args: &ServeArgs, db: &DatabaseArgs) -> anyhow::Result<()> {
         None => admin::issue_key(store.as_ref(), KeyGrant::Admin).await?.1,
     };
     let jane = admin::issue_key(store.as_ref(), KeyGrant::Partner("jane".into())).await?.1;
-    let _ = Secret::parse(DEMO_SIGNING_SECRET)?;
     println!("reftrack listening on http://{}", app.local_addr());
     println!(
         "\nreftrack demo is running (database {db})\n\n  Open first:       {base}/demo/\n  Jane's link:      {base}/go/demo?aff=jane&sid=newsletter\n  Jane's stats:     {base}/demo/stats.html?partner=jane#token={jane}\n  Admin API key:    {admin_key}\n  Metrics:          {base}/metrics\n\nStop with Ctrl-C.\n",

@@ -251,7 +251,7 @@ async fn a_connector_killed_in_the_middle_of_a_batch_loses_and_doubles_nothing()
     let sites_port = free_port();
     let (db, port) = track.stop();
     let ts = now().unix_timestamp();
-    let n = 150;
+    let n = 300;
     for i in 0..n {
         let body = serde_json::to_vec(&generic_order(&format!("shop:kill-{i}"), "jane", 1000)).unwrap();
         assert_eq!(deliver(&connector, "generic", None, &body, None, ts + i).await.status(), 200);
