@@ -1,9 +1,10 @@
 //! The fixture sites: every page under `tests/fixtures/sites/<host>/` is served on one port for
 //! whatever host name the browser asked for, so `www.merchant.test`, `webinar-tool.test` and
 //! `checkout.cartvendor.test` are distinct sites to the browser. `{{TRACK}}` in a page becomes the
-//! tracking server's URL, `{{PORT}}` this server's port. Form posts are recorded for the test.
+//! tracking server's URL, `{{PORT}}` this server's port, and `{{MODE}}` the snippet attribute that
+//! `?mode=first|consent|nocookie` asks for. Form posts are recorded for the test.
 
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -58,7 +59,22 @@ fn host_of(headers: &HeaderMap) -> String {
     host.split(':').next().unwrap_or_default().to_owned()
 }
 
-async fn page(State(s): State<SiteState>, Path(path): Path<String>, headers: HeaderMap) -> Response {
+/// The snippet attribute a page variant (`?mode=`) adds.
+fn mode_attribute(mode: Option<&str>) -> &'static str {
+    match mode {
+        Some("first") => "data-attribution=\"first\" ",
+        Some("consent") => "data-consent=\"required\" ",
+        Some("nocookie") => "data-storage=\"none\" ",
+        _ => "",
+    }
+}
+
+async fn page(
+    State(s): State<SiteState>,
+    Path(path): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     let host = host_of(&headers);
     if path.contains("..") || host.contains("..") || host.contains('/') {
         return StatusCode::BAD_REQUEST.into_response();
@@ -72,7 +88,8 @@ async fn page(State(s): State<SiteState>, Path(path): Path<String>, headers: Hea
     match std::fs::read_to_string(&file) {
         Ok(text) => {
             let track = s.track.lock().unwrap().clone();
-            Html(text.replace("{{TRACK}}", &track).replace("{{PORT}}", &s.port.to_string())).into_response()
+            let mode = mode_attribute(query.get("mode").map(String::as_str));
+            Html(text.replace("{{TRACK}}", &track).replace("{{PORT}}", &s.port.to_string()).replace("{{MODE}}", mode)).into_response()
         }
         Err(_) => (StatusCode::NOT_FOUND, format!("no page {host}/{path}")).into_response(),
     }

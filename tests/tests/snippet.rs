@@ -85,7 +85,7 @@ async fn the_last_click_wins_and_first_click_mode_keeps_the_first() {
     lab.click("john", None).await.unwrap();
     assert_eq!(lab.browser.eval("return reftrack.affiliate()").await.unwrap()["partner"], "john");
 
-    let first = lab.sites.url("www.merchant.test", "/first.html");
+    let first = lab.sites.url("www.merchant.test", "/landing.html?mode=first");
     let body = json!({"code": "first", "destination": first});
     let r = reqwest::Client::new()
         .post(lab.track.local("/v1/admin/links"))
@@ -122,7 +122,7 @@ async fn consent_required_mode_stores_and_sends_nothing_before_consent() {
     let lab = Lab::start(false).await.unwrap();
     let click = lab.click("jane", None).await.unwrap();
     lab.browser.eval("localStorage.clear(); document.cookie = 'rt_ref=; Max-Age=0; Path=/'").await.unwrap();
-    let url = lab.sites.url("www.merchant.test", &format!("/consent.html?rt_click={click}"));
+    let url = lab.sites.url("www.merchant.test", &format!("/landing.html?mode=consent&rt_click={click}"));
     lab.browser.open(&url).await.unwrap();
     lab.browser.eval("return reftrack.affiliate()").await.unwrap();
     assert_eq!(cookie_value(&lab, "rt_ref").await, Value::Null);
@@ -155,7 +155,7 @@ async fn cookieless_mode_keeps_the_click_in_memory_and_in_decorated_links() {
     let lab = Lab::start(false).await.unwrap();
     let click = lab.click("jane", None).await.unwrap();
     lab.browser.eval("localStorage.clear(); document.cookie = 'rt_ref=; Max-Age=0; Path=/'").await.unwrap();
-    lab.browser.open(&lab.sites.url("www.merchant.test", &format!("/nocookie.html?rt_click={click}"))).await.unwrap();
+    lab.browser.open(&lab.sites.url("www.merchant.test", &format!("/landing.html?mode=nocookie&rt_click={click}"))).await.unwrap();
     assert_eq!(lab.browser.eval("return reftrack.affiliate()").await.unwrap()["partner"], "jane");
     assert_eq!(cookie_value(&lab, "rt_ref").await, Value::Null);
     assert_eq!(lab.browser.eval("return localStorage.getItem('rt_ref')").await.unwrap(), Value::Null);
