@@ -127,20 +127,21 @@ fn parse_visible(what: &'static str, raw: &str, max: usize) -> Result<String, Pa
 
 fn parse_email(raw: &str) -> Result<String, ParseError> {
     const WHAT: &str = "email";
-    let email = raw.trim_matches(|c: char| c.is_ascii_whitespace()).to_ascii_lowercase();
+    let email = raw.trim_ascii().to_ascii_lowercase();
     if email.is_empty() {
         return Err(ParseError::Empty { what: WHAT });
     }
     if email.len() > 254 {
         return Err(ParseError::TooLong { what: WHAT, max: 254 });
     }
-    let Some((local, domain)) = email.split_once('@') else {
+    let Some((local, domain)) = crate::text::split_once_byte(&email, b'@') else {
         return Err(ParseError::Invalid { what: WHAT, why: "it has no @" });
     };
-    if local.is_empty() || domain.is_empty() || domain.contains('@') {
+    if local.is_empty() || domain.is_empty() || crate::text::find_byte(domain, b'@').is_some() {
         return Err(ParseError::Invalid { what: WHAT, why: "it needs one @ between a name and a domain" });
     }
-    if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+    if crate::text::find_byte(domain, b'.').is_none() || domain.as_bytes().first() == Some(&b'.') || domain.as_bytes().last() == Some(&b'.')
+    {
         return Err(ParseError::Invalid { what: WHAT, why: "its domain has no dot" });
     }
     if email.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'<' || b == b'>') {

@@ -18,6 +18,7 @@ pub mod names;
 mod order;
 #[cfg(feature = "std")]
 pub mod signature;
+pub mod text;
 
 pub use error::ParseError;
 pub use ids::{ClickId, Email, LinkCode, OrderId, PartnerCode, RefundId, SubId};

@@ -15,7 +15,7 @@ impl Currency {
     /// Builds a currency from a code such as `USD`; lower case is accepted and upper-cased,
     /// because carts (Stripe) send `usd`.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        match raw.trim_matches(|c: char| c.is_ascii_whitespace()).as_bytes() {
+        match raw.trim_ascii().as_bytes() {
             &[a, b, c] if [a, b, c].iter().all(u8::is_ascii_alphabetic) => {
                 Ok(Self([a.to_ascii_uppercase(), b.to_ascii_uppercase(), c.to_ascii_uppercase()]))
             }
@@ -69,14 +69,14 @@ impl Currency {
     /// into exact minor units: no floating point, and more decimals than the currency has is an error.
     pub fn parse_major(&self, raw: &str) -> Result<i64, ParseError> {
         const WHAT: &str = "amount";
-        let raw = raw.trim_matches(|c: char| c.is_ascii_whitespace());
+        let raw = raw.trim_ascii();
         let (negative, digits) = match raw.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, raw),
         };
-        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        let (whole, fraction) = crate::text::split_once_byte(digits, b'.').unwrap_or((digits, ""));
         let exponent = self.exponent() as usize;
-        let fraction = fraction.trim_end_matches('0');
+        let fraction = crate::text::trim_end_byte(fraction, b'0');
         let valid = !whole.is_empty()
             && whole.len() <= 15
             && whole.bytes().all(|b| b.is_ascii_digit())

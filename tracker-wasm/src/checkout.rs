@@ -4,17 +4,19 @@ use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 use reftrack_protocol::names::{CLICK_PARAM, STRIPE_REFERENCE_PARAM};
+use reftrack_protocol::text::{rfind_byte, split_byte, trim_byte, trim_end_byte};
 
 /// True when `host` is one of `domains` or a subdomain of one.
 pub fn is_checkout_host(host: &str, domains: &[String]) -> bool {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let host = trim_end_byte(host, b'.').to_ascii_lowercase();
     domains.iter().any(|d| host == *d || host.strip_suffix(d.as_str()).is_some_and(|rest| rest.ends_with('.') && rest.len() > 1))
 }
 
 /// The domains of a `data-checkout-domains` attribute: comma- or space-separated, lower-cased.
 pub fn parse_domains(raw: &str) -> Vec<String> {
-    raw.split([',', ' '])
-        .map(|d| d.trim_matches(|c: char| c.is_ascii_whitespace() || c == '.').to_ascii_lowercase())
+    split_byte(raw, b',')
+        .flat_map(|part| split_byte(part, b' '))
+        .map(|d| trim_byte(d.trim_ascii(), b'.').to_ascii_lowercase())
         .filter(|d| !d.is_empty())
         .collect()
 }
@@ -36,10 +38,10 @@ pub fn same_site(a: &str, b: &str, cookie_domain: Option<&str>) -> bool {
         return is_checkout_host(a, &[d.to_owned()]) && is_checkout_host(b, &[d.to_owned()]);
     }
     fn site(h: &str) -> &str {
-        let h = h.trim_end_matches('.');
-        let mut dots = h.rmatch_indices('.');
-        dots.next();
-        dots.next().and_then(|(i, _)| h.get(i + 1..)).unwrap_or(h)
+        let h = trim_end_byte(h, b'.');
+        // The last two labels: everything after the second-to-last dot.
+        let last = rfind_byte(h, b'.').unwrap_or(0);
+        h.get(..last).and_then(|head| rfind_byte(head, b'.')).and_then(|i| h.get(i + 1..)).unwrap_or(h)
     }
     !a.is_empty() && site(a).eq_ignore_ascii_case(site(b))
 }

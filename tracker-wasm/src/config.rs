@@ -2,6 +2,7 @@
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
+use reftrack_protocol::text::{find_byte, rfind_byte};
 
 /// The tracking window in days from `data-window-days`: 1–400, else the default 30.
 pub fn window_days(raw: u32) -> u32 {
@@ -14,10 +15,11 @@ pub fn window_days(raw: u32) -> u32 {
 
 /// `https://t.example.com/_rt/reftrack.js?v=2` → `https://t.example.com/_rt`.
 pub fn endpoint_of(src: &str) -> String {
-    let without_query = src.split(['?', '#']).next().unwrap_or(src);
+    let end = src.bytes().position(|b| b == b'?' || b == b'#').unwrap_or(src.len());
+    let without_query = src.get(..end).unwrap_or(src);
     // The path starts after "scheme://host".
-    let host_start = without_query.find(':').map_or(0, |i| i + 3);
-    let folder = match without_query.rfind('/') {
+    let host_start = find_byte(without_query, b':').map_or(0, |i| i + 3);
+    let folder = match rfind_byte(without_query, b'/') {
         Some(i) if i >= host_start => without_query.get(..i),
         _ => None,
     };

@@ -5,6 +5,7 @@
 
 use crate::record::{push_u64, Record};
 use alloc::string::String;
+use reftrack_protocol::text::split_byte;
 use reftrack_protocol::{Currency, Email, OrderId};
 
 /// How many order ids a browser remembers, to ignore a reloaded confirmation page.
@@ -97,15 +98,15 @@ pub fn conversion(record: Option<&Record>, input: &ConversionInput<'_>, sent: &s
 
 /// Whether `order_id` is in the space-separated list of reported orders.
 pub fn was_sent(sent: &str, order_id: &str) -> bool {
-    sent.split(' ').any(|id| id == order_id)
+    split_byte(sent, b' ').any(|id| id == order_id)
 }
 
 /// The list with `order_id` added, keeping the most recent [`REMEMBERED_ORDERS`].
 pub fn remember(sent: &str, order_id: &str) -> String {
-    let count = sent.split(' ').filter(|s| !s.is_empty()).count();
+    let count = split_byte(sent, b' ').filter(|s| !s.is_empty()).count();
     let skip = (count + 1).saturating_sub(REMEMBERED_ORDERS);
     let mut out = String::new();
-    for id in sent.split(' ').filter(|s| !s.is_empty()).skip(skip) {
+    for id in split_byte(sent, b' ').filter(|s| !s.is_empty()).skip(skip) {
         out.push_str(id);
         out.push(' ');
     }

@@ -7,6 +7,7 @@ use crate::events::{self, ConversionInput};
 use crate::record::{choose, encode_or_empty as stored_form, push_u64, Model, Record};
 use alloc::string::String;
 use reftrack_protocol::names::{CLICK_PARAM, STRIPE_REFERENCE_PARAM};
+use reftrack_protocol::text::find_byte;
 use reftrack_protocol::{ClickId, PartnerCode, SubId};
 use wasm_bindgen::prelude::*;
 
@@ -32,8 +33,8 @@ fn non_empty(s: &str) -> Option<&str> {
 pub fn setup(script_src: &str, page_host: &str, cookie_domain: &str) -> String {
     let endpoint = endpoint_of(script_src);
     // After "scheme://": a char search and a checked slice keep string-searcher and panic code out.
-    let host = endpoint.find(':').and_then(|i| endpoint.get(i + 3..)).unwrap_or_default();
-    let host = host.split(['/', ':']).next().unwrap_or_default();
+    let host = find_byte(&endpoint, b':').and_then(|i| endpoint.get(i + 3..)).unwrap_or_default();
+    let host = host.get(..host.bytes().position(|b| b == b'/' || b == b':').unwrap_or(host.len())).unwrap_or_default();
     let same = crate::checkout::same_site(page_host, host, non_empty(cookie_domain));
     [if same { "1" } else { "0" }, endpoint.as_str()].concat()
 }

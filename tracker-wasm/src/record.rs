@@ -5,6 +5,7 @@
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
+use reftrack_protocol::text::split_byte;
 use reftrack_protocol::{ClickId, PartnerCode, SubId};
 
 /// A remembered referral.
@@ -44,7 +45,7 @@ impl Record {
 
     /// Reads the stored form; anything malformed is `None`.
     pub fn decode(raw: &str) -> Option<Record> {
-        let mut parts = raw.trim_matches(|c: char| c.is_ascii_whitespace()).split('.');
+        let mut parts = split_byte(raw.trim_ascii(), b'.');
         if parts.next()? != "1" {
             return None;
         }
