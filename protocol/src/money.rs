@@ -52,10 +52,13 @@ impl fmt::Display for Currency {
 impl Currency {
     /// Decimal places of the minor unit (ISO 4217): 2, except the zero- and three-decimal currencies.
     pub fn exponent(&self) -> u32 {
-        const ZERO: [&str; 17] =
-            ["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"];
-        const THREE: [&str; 7] = ["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
-        let code = self.as_str();
+        // Compared as bytes: the snippet links this, and `as_str` would add UTF-8 validation.
+        const ZERO: [&[u8; 3]; 17] = [
+            b"BIF", b"CLP", b"DJF", b"GNF", b"ISK", b"JPY", b"KMF", b"KRW", b"PYG", b"RWF", b"UGX", b"UYI", b"VND", b"VUV", b"XAF", b"XOF",
+            b"XPF",
+        ];
+        const THREE: [&[u8; 3]; 7] = [b"BHD", b"IQD", b"JOD", b"KWD", b"LYD", b"OMR", b"TND"];
+        let code = &self.0;
         if ZERO.contains(&code) {
             0
         } else if THREE.contains(&code) {

@@ -4,10 +4,15 @@
 
 /// Splits at every `sep` byte (like `s.split(sep as char)`).
 pub fn split_byte(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    split_where(s, move |b| b == sep)
+}
+
+/// Splits at every byte for which `is_sep` holds (ASCII separators only).
+pub fn split_where(s: &str, is_sep: impl Fn(u8) -> bool) -> impl Iterator<Item = &str> {
     let mut rest = Some(s);
     core::iter::from_fn(move || {
         let current = rest?;
-        match find_byte(current, sep) {
+        match current.bytes().position(&is_sep) {
             Some(i) => {
                 rest = current.get(i + 1..);
                 current.get(..i)
@@ -58,6 +63,7 @@ mod tests {
     fn byte_helpers_agree_with_the_str_methods() {
         for s in ["", ".", "a.b..c.", "1.AAAA.jane..5", "no-dots", "é.x"] {
             assert_eq!(split_byte(s, b'.').collect::<Vec<_>>(), s.split('.').collect::<Vec<_>>(), "{s:?}");
+            assert_eq!(split_where(s, |b| b == b'.' || b == b'b').collect::<Vec<_>>(), s.split(['.', 'b']).collect::<Vec<_>>());
             assert_eq!(split_once_byte(s, b'.'), s.split_once('.'));
             assert_eq!(find_byte(s, b'.'), s.find('.'));
             assert_eq!(rfind_byte(s, b'.'), s.rfind('.'));

@@ -4,7 +4,7 @@ use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 use reftrack_protocol::names::{CLICK_PARAM, STRIPE_REFERENCE_PARAM};
-use reftrack_protocol::text::{rfind_byte, split_byte, trim_byte, trim_end_byte};
+use reftrack_protocol::text::{rfind_byte, split_where, trim_byte, trim_end_byte};
 
 /// True when `host` is one of `domains` or a subdomain of one.
 pub fn is_checkout_host(host: &str, domains: &[String]) -> bool {
@@ -14,9 +14,8 @@ pub fn is_checkout_host(host: &str, domains: &[String]) -> bool {
 
 /// The domains of a `data-checkout-domains` attribute: comma- or space-separated, lower-cased.
 pub fn parse_domains(raw: &str) -> Vec<String> {
-    split_byte(raw, b',')
-        .flat_map(|part| split_byte(part, b' '))
-        .map(|d| trim_byte(d.trim_ascii(), b'.').to_ascii_lowercase())
+    split_where(raw, |b| b == b',' || b.is_ascii_whitespace())
+        .map(|d| trim_byte(d, b'.').to_ascii_lowercase())
         .filter(|d| !d.is_empty())
         .collect()
 }
