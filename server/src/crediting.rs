@@ -230,24 +230,39 @@ async fn terms(state: &AppState, program: &str) -> Result<Terms, ApiError> {
 
 /// The commission a browser conversion earns on its own, when its click's program pays on the
 /// pixel alone (`pixel_commission`); `None` otherwise: then only a signed order earns.
-pub async fn pixel_credit(state: &AppState, click_id: Option<&str>, amount_minor: i64) -> Result<Option<LedgerEntry>, ApiError> {
-    let Some(click) = (match click_id {
-        Some(id) => recorded_click(state, id).await?,
-        None => None,
-    }) else {
-        return Ok(None);
-    };
-    let Some(program) = (match click.program.as_deref() {
-        Some(code) => state.store.program(code).await?,
-        None => None,
-    }) else {
-        return Ok(None);
-    };
-    if !program.pixel_commission {
-        return Ok(None);
-    }
+pub fn pixel_credit(click: &Click, program: Option<&crate::store::Program>, amount_minor: i64) -> Option<LedgerEntry> {
+    let program = program.filter(|p| p.pixel_commission)?;
     let amount = program.flat_minor.unwrap_or_else(|| commission::apply_bps(amount_minor, program.rate_bps));
-    Ok(Some(LedgerEntry { partner: click.partner, kind: "earned", amount_minor: amount, link: Some(click.link), sub_id: click.sub_id }))
+    Some(LedgerEntry {
+        partner: click.partner.clone(),
+        kind: "earned",
+        amount_minor: amount,
+        link: Some(click.link.clone()),
+        sub_id: click.sub_id.clone(),
+    })
+}
+
+/// Fills in the pixel credit of the conversions in a batch, just before the batch writer commits
+/// it, so browsers never wait on these reads. Clicks in the same batch are found there.
+pub async fn resolve_pixel_credits(store: &dyn crate::store::Store, writes: &mut [crate::store::BatchWrite]) -> Result<(), DbError> {
+    use crate::store::BatchWrite;
+    let batch_clicks: HashMap<String, Click> =
+        writes.iter().filter_map(|w| if let BatchWrite::Click(c) = w { Some((c.id.clone(), c.clone())) } else { None }).collect();
+    for write in writes.iter_mut() {
+        let BatchWrite::Conversion(c) = write else { continue };
+        let Some(id) = c.click_id.as_deref() else { continue };
+        let click = match batch_clicks.get(id) {
+            Some(click) => Some(click.clone()),
+            None => store.click(id).await?,
+        };
+        let Some(click) = click else { continue };
+        let program = match click.program.as_deref() {
+            Some(code) => store.program(code).await?,
+            None => None,
+        };
+        c.pixel_credit = pixel_credit(&click, program.as_ref(), c.amount_minor);
+    }
+    Ok(())
 }
 
 /// The clawbacks a refund causes, per partner who earned on the order.
@@ -338,4 +353,37 @@ pub async fn record_lead(state: &AppState, msg_id: &str, lead: ServerLead, body_
         Metrics::bump(&state.metrics.leads);
     }
     replay(recorded.answer, &body_hash, "lead message")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Program;
+
+    fn click() -> Click {
+        Click {
+            id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+            link: "offer".into(),
+            partner: "jane".into(),
+            sub_id: Some("yt".into()),
+            program: Some("pixel".into()),
+            at_ms: 0,
+            expires_at_ms: 1,
+            ip_hash: None,
+            user_agent: None,
+        }
+    }
+
+    fn program(pixel_commission: bool, flat_minor: Option<i64>) -> Program {
+        Program { code: "pixel".into(), name: String::new(), rate_bps: 3000, flat_minor, window_days: 30, pixel_commission }
+    }
+
+    #[test]
+    fn only_a_pixel_commission_program_earns_on_a_conversion_alone() {
+        let credit = pixel_credit(&click(), Some(&program(true, None)), 10_000).unwrap();
+        assert_eq!((credit.partner.as_str(), credit.amount_minor, credit.sub_id.as_deref()), ("jane", 3000, Some("yt")));
+        assert_eq!(pixel_credit(&click(), Some(&program(true, Some(500))), 10_000).unwrap().amount_minor, 500);
+        assert!(pixel_credit(&click(), Some(&program(false, None)), 10_000).is_none());
+        assert!(pixel_credit(&click(), None, 10_000).is_none());
+    }
 }

@@ -67,6 +67,9 @@ async fn run(mut rx: mpsc::Receiver<Message>, store: Arc<dyn Store>, metrics: Ar
             next = if writes.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
         }
         if !writes.is_empty() {
+            if let Err(e) = crate::crediting::resolve_pixel_credits(store.as_ref(), &mut writes).await {
+                tracing::warn!(error = ?e, "resolving pixel-only commissions failed; conversions are kept without them");
+            }
             commit(store.as_ref(), &metrics, &writes).await;
             writes.clear();
         }

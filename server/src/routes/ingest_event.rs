@@ -43,24 +43,23 @@ pub async fn ingest_event(
             at_ms: now,
             window_ms: i64::from(DEFAULT_WINDOW_DAYS) * 86_400_000,
         }),
-        BrowserEvent::Conversion(c) => conversion_write(&state, c, &headers, now).await?,
+        BrowserEvent::Conversion(c) => conversion_write(c, &headers, now),
     };
     state.writer.write(write).await;
     Metrics::bump(&state.metrics.events);
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": true }))))
 }
 
-async fn conversion_write(state: &AppState, c: Conversion, headers: &HeaderMap, now: i64) -> Result<BatchWrite, ApiError> {
-    let click_id = c.click_id.or_else(|| click_cookie(headers)).map(String::from);
-    let pixel_credit = crate::crediting::pixel_credit(state, click_id.as_deref(), c.amount_minor).await?;
-    Ok(BatchWrite::Conversion(NewConversion {
+/// The write for a browser conversion; the batch writer resolves any pixel-only commission.
+fn conversion_write(c: Conversion, headers: &HeaderMap, now: i64) -> BatchWrite {
+    BatchWrite::Conversion(NewConversion {
         order_id: c.order_id.into(),
         amount_minor: c.amount_minor,
         currency: c.currency.to_string(),
-        click_id,
+        click_id: c.click_id.or_else(|| click_cookie(headers)).map(String::from),
         at_ms: now,
-        pixel_credit,
-    }))
+        pixel_credit: None,
+    })
 }
 
 /// Query of the conversion pixel.
@@ -89,7 +88,7 @@ pub async fn pixel(State(state): State<AppState>, headers: HeaderMap, Query(q): 
         Some(raw) => Some(ClickId::parse(raw).map_err(|e| invalid("click_id", e.to_string()))?),
         None => None,
     };
-    let write = conversion_write(&state, Conversion { order_id, amount_minor, currency, click_id }, &headers, crate::now_ms()).await?;
+    let write = conversion_write(Conversion { order_id, amount_minor, currency, click_id }, &headers, crate::now_ms());
     state.writer.write(write).await;
     Metrics::bump(&state.metrics.events);
     Ok(([(header::CONTENT_TYPE, "image/gif"), (header::CACHE_CONTROL, "no-store")], PIXEL))
