@@ -212,8 +212,14 @@ fn chromedriver() -> &'static str {
     static URL: OnceLock<(Mutex<Process>, String)> = OnceLock::new();
     let (_, url) = URL.get_or_init(|| {
         let port = free_port();
-        let mut cmd = Command::new("chromedriver");
-        cmd.arg(format!("--port={port}"));
+        // Statics are never dropped: a watchdog stops chromedriver (and its browsers) when this
+        // test process is gone, so test runs leave nothing behind.
+        let script = format!(
+            "chromedriver --port={port} & pid=$!; while [ -d /proc/{parent} ] && kill -0 $pid 2>/dev/null; do sleep 1; done; kill $pid 2>/dev/null",
+            parent = std::process::id()
+        );
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c").arg(script);
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let child = cmd.spawn().expect("start chromedriver (apt-get install chromium-driver)");
         let url = format!("http://127.0.0.1:{port}");
