@@ -183,7 +183,12 @@ impl TrackServer {
             let r = post("/v1/admin/partners", body).await?;
             anyhow::ensure!(r.status() == 201, "partner: {}", r.text().await?);
         }
-        let r = post("/v1/admin/links", json!({"code":"demo","destination":landing,"programs":["standard"]})).await?;
+        self.add_link(json!({"code":"demo","destination":landing,"programs":["standard"]})).await
+    }
+
+    /// Adds a tracking link (`{"code", "destination", …}`) through the admin API.
+    pub async fn add_link(&self, link: Value) -> Result<()> {
+        let r = reqwest::Client::new().post(self.local("/v1/admin/links")).bearer_auth(ADMIN_KEY).json(&link).send().await?;
         anyhow::ensure!(r.status() == 201, "link: {}", r.text().await?);
         Ok(())
     }

@@ -86,15 +86,7 @@ async fn the_last_click_wins_and_first_click_mode_keeps_the_first() {
     assert_eq!(lab.browser.eval("return reftrack.affiliate()").await.unwrap()["partner"], "john");
 
     let first = lab.sites.url("www.merchant.test", "/landing.html?mode=first");
-    let body = json!({"code": "first", "destination": first});
-    let r = reqwest::Client::new()
-        .post(lab.track.local("/v1/admin/links"))
-        .bearer_auth(reftrack_e2e::ADMIN_KEY)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    lab.track.add_link(json!({"code": "first", "destination": first})).await.unwrap();
     let fresh = reftrack_e2e::Browser::start(false).await.unwrap();
     for partner in ["jane", "john"] {
         fresh.open(&format!("{}/go/first?aff={partner}", lab.track.base)).await.unwrap();
@@ -196,15 +188,8 @@ async fn without_its_wasm_the_page_works_and_every_method_resolves_to_its_fallba
 #[tokio::test(flavor = "multi_thread")]
 async fn a_page_asking_for_the_referral_at_once_gets_the_partner_behind_a_fresh_click() {
     let lab = Lab::start(false).await.unwrap();
-    let body = json!({"code": "early", "destination": lab.sites.url("www.merchant.test", "/early.html")});
-    let r = reqwest::Client::new()
-        .post(lab.track.local("/v1/admin/links"))
-        .bearer_auth(reftrack_e2e::ADMIN_KEY)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    let early = lab.sites.url("www.merchant.test", "/early.html");
+    lab.track.add_link(json!({"code": "early", "destination": early})).await.unwrap();
     lab.browser.open(&format!("{}/go/early?aff=jane&sid=yt", lab.track.base)).await.unwrap();
     let early = lab.browser.eval("return window.__early").await.unwrap();
     assert_eq!((early["partner"].as_str(), early["subId"].as_str()), (Some("jane"), Some("yt")), "{early}");
