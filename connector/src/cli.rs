@@ -106,6 +106,7 @@ impl CsvOrder {
             },
             source: if self.source.is_empty() { "import".into() } else { self.source },
             renewal: false,
+            subscription_id: None,
         };
         order.validate()?;
         Ok(order)

@@ -96,6 +96,20 @@ impl Currency {
         }
         Ok(if negative { -minor } else { minor })
     }
+
+    /// Writes minor units as a decimal in major units (`2970` USD → `"29.70"`, `-5` → `"-0.05"`),
+    /// as payout providers' CSV files expect.
+    pub fn format_major(&self, minor: i64) -> String {
+        let exponent = self.exponent();
+        let digits = alloc::format!("{:0width$}", minor.unsigned_abs(), width = exponent as usize + 1);
+        let (whole, fraction) = digits.split_at(digits.len() - exponent as usize);
+        let sign = if minor < 0 { "-" } else { "" };
+        if exponent == 0 {
+            alloc::format!("{sign}{whole}")
+        } else {
+            alloc::format!("{sign}{whole}.{fraction}")
+        }
+    }
 }
 
 /// An amount in integer minor units (cents) of a currency.
@@ -108,6 +122,20 @@ pub struct Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn minor_units_print_as_major_amounts_by_currency() {
+        let usd = Currency::parse("USD").unwrap();
+        assert_eq!(
+            [usd.format_major(2970), usd.format_major(5), usd.format_major(-5), usd.format_major(0)],
+            ["29.70", "0.05", "-0.05", "0.00"]
+        );
+        assert_eq!(Currency::parse("JPY").unwrap().format_major(1500), "1500");
+        assert_eq!(Currency::parse("KWD").unwrap().format_major(1234), "1.234");
+        for minor in [0, 1, 99, 100, 123_456, -7] {
+            assert_eq!(usd.parse_major(&usd.format_major(minor)).unwrap(), minor);
+        }
+    }
 
     #[test]
     fn major_amounts_become_exact_minor_units_by_currency() {

@@ -28,6 +28,9 @@ pub struct CanonicalOrder {
     /// True for a subscription renewal (not the first payment).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub renewal: bool,
+    /// The cart's subscription this payment belongs to: renewals earn for the partner of its first order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
 }
 
 /// One line of an order.
@@ -62,6 +65,12 @@ impl CanonicalOrder {
     /// Checks what the types alone cannot: amounts, quantities, the source label, UTC.
     pub fn validate(&self) -> Result<(), ParseError> {
         validate_source(&self.source)?;
+        if self.subscription_id.as_ref().is_some_and(|s| s.is_empty() || s.len() > 128) {
+            return Err(ParseError::Invalid { what: "subscription_id", why: "it must be 1–128 characters" });
+        }
+        if self.renewal && self.subscription_id.is_none() {
+            return Err(ParseError::Invalid { what: "renewal", why: "a renewal must name its subscription_id" });
+        }
         if self.total_minor < 0 {
             return Err(ParseError::Invalid { what: "total_minor", why: "it is negative" });
         }

@@ -1,5 +1,6 @@
 //! Managing programs, partners, links and keys: one set of checks for the CLI and the HTTP API.
 
+use crate::domain::split::Recurring;
 use crate::store::{DbError, KeyGrant, Link, Partner, ProductOverride, Program, Store};
 use reftrack_protocol::names::MAX_WINDOW_DAYS;
 use reftrack_protocol::{Email, LinkCode, PartnerCode};
@@ -64,6 +65,21 @@ pub async fn add_program(store: &dyn Store, mut p: Program) -> Result<Program, A
     }
     if !(1..=i64::from(MAX_WINDOW_DAYS)).contains(&p.window_days) {
         return Err(AdminError::Invalid(format!("window_days must be 1–{MAX_WINDOW_DAYS} (browsers cap cookies at 400 days)")));
+    }
+    for (name, bps) in [("lead_rate_bps", p.lead_rate_bps.unwrap_or(0)), ("tier2_bps", p.tier2_bps), ("tier3_bps", p.tier3_bps)] {
+        if !(0..=10_000).contains(&bps) {
+            return Err(AdminError::Invalid(format!("{name} must be 0–10000 (100 % = 10000)")));
+        }
+    }
+    if p.lead_flat_minor.is_some_and(|f| f < 0) {
+        return Err(AdminError::Invalid("lead_flat_minor must not be negative".into()));
+    }
+    if p.lead_flat_minor.is_some() && p.lead_rate_bps.is_some() {
+        return Err(AdminError::Invalid("give the lead share as lead_rate_bps or lead_flat_minor, not both".into()));
+    }
+    p.recurring = p.recurring.parse::<Recurring>().map_err(AdminError::Invalid)?.to_string();
+    if !(0..=365).contains(&p.hold_days) {
+        return Err(AdminError::Invalid("hold_days (the refund window) must be 0–365".into()));
     }
     store.add_program(&p, crate::now_ms()).await.map_err(conflict(format!("program {}", p.code)))?;
     Ok(p)

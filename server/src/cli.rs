@@ -37,6 +37,27 @@ enum Command {
     /// Admin keys and partner tokens (stored hashed; shown once).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Pay partners their approved commissions.
+    #[command(subcommand)]
+    Payouts(PayoutsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PayoutsCommand {
+    /// Show what a payout run would pay now; nothing is marked.
+    Preview(PayoutArgs),
+    /// Book the payouts, mark their ledger entries paid and write the CSV for the payout provider.
+    Create(PayoutArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PayoutArgs {
+    /// Pay only partners whose approved balance is at least this much, in minor units (5000 = $50.00).
+    #[arg(long, default_value_t = 0)]
+    min_balance: i64,
+    /// Write the CSV (partner, name, email, amount, currency, payout_id) here; `-` for stdout.
+    #[arg(long)]
+    csv: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +80,24 @@ enum ProgramCommand {
         /// Pay commission on pixel conversions without a signed order.
         #[arg(long)]
         pixel_commission: bool,
+        /// What a lead partner earns when another partner makes the sale, in basis points of the total.
+        #[arg(long, conflicts_with = "lead_flat_minor")]
+        lead_rate_bps: Option<i64>,
+        /// …or as a flat amount per order, in minor units.
+        #[arg(long)]
+        lead_flat_minor: Option<i64>,
+        /// The parent's share of the order total (tier 2), in basis points.
+        #[arg(long, default_value_t = 0)]
+        tier2_bps: i64,
+        /// The grandparent's share (tier 3), in basis points.
+        #[arg(long, default_value_t = 0)]
+        tier3_bps: i64,
+        /// Which renewals earn: every, none or first:N.
+        #[arg(long, default_value = "every")]
+        recurring: String,
+        /// Refund window: commissions stay pending this many days after the order.
+        #[arg(long, default_value_t = 30)]
+        hold_days: i64,
     },
     /// Set a product's own rate or flat amount (per unit) within a program.
     Product {
@@ -151,8 +190,34 @@ impl Cli {
             Command::Program(cmd) => {
                 let store = store::connect(&url).await?;
                 match cmd {
-                    ProgramCommand::Add { code, name, rate_bps, flat_minor, window_days, pixel_commission } => {
-                        let p = Program { code, name, rate_bps, flat_minor, window_days, pixel_commission };
+                    ProgramCommand::Add {
+                        code,
+                        name,
+                        rate_bps,
+                        flat_minor,
+                        window_days,
+                        pixel_commission,
+                        lead_rate_bps,
+                        lead_flat_minor,
+                        tier2_bps,
+                        tier3_bps,
+                        recurring,
+                        hold_days,
+                    } => {
+                        let p = Program {
+                            code,
+                            name,
+                            rate_bps,
+                            flat_minor,
+                            window_days,
+                            pixel_commission,
+                            lead_rate_bps,
+                            lead_flat_minor,
+                            tier2_bps,
+                            tier3_bps,
+                            recurring,
+                            hold_days,
+                        };
                         print_json(&admin::add_program(store.as_ref(), p).await?)
                     }
                     ProgramCommand::Product { program, sku, rate_bps, flat_minor } => {
@@ -178,6 +243,28 @@ impl Cli {
                     }
                     LinkCommand::List => print_json(&store.links().await?),
                 }
+            }
+            Command::Payouts(cmd) => {
+                let store = store::connect(&url).await?;
+                let (create, args) = match cmd {
+                    PayoutsCommand::Preview(args) => (false, args),
+                    PayoutsCommand::Create(args) => (true, args),
+                };
+                anyhow::ensure!(args.min_balance >= 0, "--min-balance must not be negative");
+                let lines = if create {
+                    crate::payouts::create(store.as_ref(), args.min_balance, crate::now_ms()).await?
+                } else {
+                    crate::payouts::preview(store.as_ref(), args.min_balance, crate::now_ms()).await?
+                };
+                match &args.csv {
+                    Some(path) if path.as_os_str() == "-" => print!("{}", crate::payouts::to_csv(&lines)?),
+                    Some(path) => {
+                        std::fs::write(path, crate::payouts::to_csv(&lines)?)?;
+                        eprintln!("wrote {} payout line(s) to {}", lines.len(), path.display());
+                    }
+                    None => print_json(&lines)?,
+                }
+                Ok(())
             }
             Command::Keys(cmd) => {
                 let store = store::connect(&url).await?;

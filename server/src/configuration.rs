@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// Which click wins when several are valid: last or first.
     #[arg(long, env = "REFTRACK_ATTRIBUTION", default_value = "last")]
     pub attribution: Model,
+    /// Clicks one IP may make on one link per hour before further clicks are refused as a
+    /// flood (redirected, not counted). 0 turns the check off.
+    #[arg(long, env = "REFTRACK_CLICK_FLOOD_LIMIT", default_value_t = 20)]
+    pub click_flood_limit: u32,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -77,6 +81,8 @@ pub struct Settings {
     pub base_path: String,
     pub www_dir: PathBuf,
     pub attribution: Model,
+    /// Clicks per IP per link per hour before the rest count as a flood (0: no limit).
+    pub click_flood_limit: u32,
     /// Set only by `reftrack demo`: enables the demo checkout that stands in for a cart.
     pub demo: bool,
 }
@@ -126,6 +132,7 @@ impl Settings {
             base_path,
             www_dir: serve.www_dir.clone().unwrap_or_else(default_www_dir),
             attribution: serve.attribution,
+            click_flood_limit: serve.click_flood_limit,
             demo: false,
         })
     }

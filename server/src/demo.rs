@@ -25,7 +25,7 @@ pub async fn seed(store: &dyn Store, public_url: &str) -> anyhow::Result<()> {
         rate_bps: 3000,
         flat_minor: None,
         window_days: 60,
-        pixel_commission: false,
+        ..Program::default()
     };
     ignore_exists(admin::add_program(store, program).await)?;
     for (code, name) in [("jane", "Jane Partner"), ("john", "John Partner")] {

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod chart;
 pub mod cli;
 pub mod configuration;
 pub mod crediting;
@@ -13,6 +14,8 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod metrics;
+pub mod payouts;
+pub mod report;
 pub mod routes;
 pub mod routing;
 pub mod startup;

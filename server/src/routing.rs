@@ -80,11 +80,23 @@ async fn resolve(store: &dyn Store, code: &str, aff: Option<&str>) -> Result<Rou
     if !link.programs.is_empty() && !link.programs.iter().any(|p| partner.programs.contains(p)) {
         return uncredited("partner_not_allowed_on_link");
     }
-    let program = link.programs.iter().find(|p| partner.programs.contains(p)).or(partner.programs.first()).cloned();
-    let window_days = match &program {
-        Some(p) => store.program(p).await?.map_or(i64::from(DEFAULT_WINDOW_DAYS), |p| p.window_days),
-        None => i64::from(DEFAULT_WINDOW_DAYS),
+    // The partner may earn under several programs: the click lasts as long as the longest window
+    // among them (ties to the first code), and the order picks the best-paying one when it comes.
+    let eligible: Vec<&String> = if link.programs.is_empty() {
+        partner.programs.iter().collect()
+    } else {
+        link.programs.iter().filter(|p| partner.programs.contains(p)).collect()
+    };
+    let mut program = None;
+    let mut window_days = i64::from(DEFAULT_WINDOW_DAYS);
+    for code in eligible {
+        if let Some(p) = store.program(code).await? {
+            if program.is_none() || p.window_days > window_days {
+                window_days = p.window_days;
+                program = Some(p.code);
+            }
+        }
     }
-    .clamp(1, i64::from(MAX_WINDOW_DAYS));
+    let window_days = window_days.clamp(1, i64::from(MAX_WINDOW_DAYS));
     Ok(Route::Credited { destination, link: link.code, partner: partner.code, program, window_days })
 }

@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Tracking-link routes, cached for a few seconds.
     pub routes: Arc<crate::routing::Routes>,
+    /// Click counts per IP and link, for the click-flood check.
+    pub flood: Arc<std::sync::Mutex<crate::domain::fraud::FloodGuard>>,
 }
 
 /// The router, with every route of the contract.
@@ -66,11 +68,19 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/partners", get(routes::admin::list_partners).post(routes::admin::add_partner))
         .route("/v1/admin/partners/{code}/tokens", post(routes::admin::issue_partner_token))
         .route("/v1/admin/links", get(routes::admin::list_links).post(routes::admin::add_link))
+        .route("/v1/admin/report", get(routes::admin_report::report))
+        .route("/v1/admin/payouts/preview", get(routes::admin_report::preview_payouts))
+        .route("/v1/admin/payouts", post(routes::admin_report::create_payouts))
         .route("/v1/partners/{code}/stats", get(routes::stats::partner_stats))
+        .route("/v1/partners/{code}/profile", get(routes::partner_center::profile))
+        .route("/v1/partners/{code}/ledger", get(routes::partner_center::ledger))
+        .route("/v1/partners/{code}/chart.svg", get(routes::partner_center::chart))
         .route("/reftrack.js", get(routes::snippet::loader))
         .route("/reftrack_bg.wasm", get(routes::snippet::wasm))
         .route("/reftrack.d.ts", get(routes::snippet::types))
         .nest_service("/demo", ServeDir::new(www.join("demo")))
+        .nest_service("/partner", ServeDir::new(www.join("partner")))
+        .nest_service("/admin", ServeDir::new(www.join("admin")))
         .route("/healthz", get(routes::health::healthz))
         .route("/metrics", get(routes::health::metrics))
         .route("/", get(routes::health::index));
@@ -106,12 +116,24 @@ pub struct Application {
 
 impl Application {
     /// Opens the store, starts the writer and binds the listener (port 0 picks a free port).
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         let store = store::connect(&settings.database_url).await?;
         let listener = TcpListener::bind(settings.listen).await?;
+        // Without a public URL the server is reached where it is bound; port 0 means "the one we got".
+        if settings.public_url.port() == Some(0) {
+            let _ = settings.public_url.set_port(Some(listener.local_addr()?.port()));
+        }
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_task) = BatchWriter::spawn(store.clone(), metrics.clone());
-        let state = AppState { settings: Arc::new(settings), store, writer, metrics, routes: Default::default() };
+        let flood = crate::domain::fraud::FloodGuard::new(settings.click_flood_limit, 3_600_000);
+        let state = AppState {
+            settings: Arc::new(settings),
+            store,
+            writer,
+            metrics,
+            routes: Default::default(),
+            flood: Arc::new(std::sync::Mutex::new(flood)),
+        };
         Ok(Self { listener, state, writer_task })
     }
 

@@ -5,8 +5,12 @@ const POSTGRES: bool = true;
 
 #[path = "api/admin.rs"]
 mod admin;
+#[path = "api/commissions.rs"]
+mod commissions;
 #[path = "api/events.rs"]
 mod events;
+#[path = "api/fraud.rs"]
+mod fraud;
 #[path = "api/health.rs"]
 mod health;
 #[path = "api/helpers.rs"]
@@ -19,6 +23,10 @@ mod links;
 mod lookup;
 #[path = "api/orders.rs"]
 mod orders;
+#[path = "api/partner_center.rs"]
+mod partner_center;
+#[path = "api/payouts.rs"]
+mod payouts;
 #[path = "../../tests/src/postgres.rs"]
 mod postgres;
 #[path = "api/refunds.rs"]

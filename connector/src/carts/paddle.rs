@@ -39,6 +39,7 @@ struct Transaction {
     #[serde(default)]
     custom_data: Option<HashMap<String, serde_json::Value>>,
     origin: Option<String>,
+    subscription_id: Option<String>,
     billed_at: Option<String>,
     created_at: String,
     #[serde(default)]
@@ -125,7 +126,8 @@ fn transaction(t: Transaction) -> Result<Intake, PayloadError> {
         customer: Customer { email: None },
         attribution: Attribution { click_id: click, partner: None, sub_id: None },
         source: "paddle".into(),
-        renewal: t.origin.as_deref() == Some("subscription_recurring"),
+        renewal: t.origin.as_deref() == Some("subscription_recurring") && t.subscription_id.is_some(),
+        subscription_id: t.subscription_id.map(|sub| format!("paddle:{sub}")),
     };
     Ok(Intake::order(order, vec![]))
 }

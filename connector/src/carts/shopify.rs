@@ -114,6 +114,7 @@ fn order(o: Order) -> Result<Intake, PayloadError> {
         attribution: Attribution { click_id: click, partner: None, sub_id: None },
         source: "shopify".into(),
         renewal: false,
+        subscription_id: None,
     };
     Ok(Intake::order(order, vec![]))
 }

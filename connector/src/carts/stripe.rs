@@ -52,6 +52,8 @@ struct Session {
     payment_intent: Option<String>,
     payment_status: Option<String>,
     success_url: Option<String>,
+    /// Set when the session started a subscription; its renewals then earn for the same partner.
+    subscription: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +129,7 @@ fn session(s: Session) -> Result<Intake, PayloadError> {
         attribution: Attribution { click_id: click, partner: None, sub_id: None },
         source: "stripe".into(),
         renewal: false,
+        subscription_id: s.subscription.map(|sub| format!("stripe:{sub}")),
     };
     let refs = s.payment_intent.map(|pi| format!("stripe:{pi}")).into_iter().collect();
     Ok(Intake::order(order, refs))

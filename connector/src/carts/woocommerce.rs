@@ -132,6 +132,7 @@ fn order(o: Order) -> Result<Intake, PayloadError> {
         attribution: Attribution { click_id: click, partner: None, sub_id: None },
         source: "woocommerce".into(),
         renewal: false,
+        subscription_id: None,
     };
     let mut intake = Intake::order(order, vec![]);
     intake.refunds = refunds;

@@ -1,6 +1,7 @@
 //! Which partner, if any, an order is credited to.
 //!
-//! Rules, in order: the order's clicks (last click wins by default, first click if configured)
+//! Rules, in order: a renewal belongs to the partner credited with its subscription's earlier
+//! payment, whatever the windows; then the order's clicks (last click wins by default, first click if configured)
 //! that are inside their tracking window at the order's time; else the contact's lead partner
 //! (who first brought that email) inside the lead's window; else an explicit partner named by the
 //! order itself (a coupon, a merchant's API call); else unattributed. A partner never earns on
@@ -44,7 +45,8 @@ pub struct Touch {
 }
 
 impl Touch {
-    fn covers(&self, at_ms: i64) -> bool {
+    /// Whether the touch is inside its window at `at_ms` (allowing for clock skew).
+    pub fn covers(&self, at_ms: i64) -> bool {
         self.at_ms - CLOCK_SKEW_MS <= at_ms && at_ms <= self.expires_at_ms
     }
 }
@@ -60,6 +62,8 @@ pub struct Facts {
     pub lead: Option<Touch>,
     /// A partner the order names without a click (coupon, API).
     pub named_partner: Option<Touch>,
+    /// For a renewal: the partner credited with the subscription's earlier payment.
+    pub subscription: Option<Touch>,
 }
 
 /// Why an order earned nobody.
@@ -79,6 +83,8 @@ pub enum Credit {
     Lead(Touch),
     /// A partner named by the order itself.
     Named(Touch),
+    /// The partner of the subscription this renewal belongs to.
+    Subscription(Touch),
     Unattributed(NoCredit),
 }
 
@@ -86,7 +92,7 @@ impl Credit {
     /// The credited touch, if any.
     pub fn touch(&self) -> Option<&Touch> {
         match self {
-            Credit::Click(t) | Credit::Lead(t) | Credit::Named(t) => Some(t),
+            Credit::Click(t) | Credit::Lead(t) | Credit::Named(t) | Credit::Subscription(t) => Some(t),
             Credit::Unattributed(_) => None,
         }
     }
@@ -99,8 +105,17 @@ pub fn attribute(facts: &Facts, model: Model) -> Credit {
         (Some(customer), Some(partner)) => customer != partner,
         _ => true,
     };
-    let any_touch = !facts.clicks.is_empty() || facts.lead.is_some() || facts.named_partner.is_some();
-    let any_self = facts.clicks.iter().chain(facts.lead.iter()).chain(facts.named_partner.iter()).any(|t| !not_self(&t));
+    let any_touch = !facts.clicks.is_empty() || facts.lead.is_some() || facts.named_partner.is_some() || facts.subscription.is_some();
+    let any_self = facts
+        .clicks
+        .iter()
+        .chain(facts.lead.iter())
+        .chain(facts.named_partner.iter())
+        .chain(facts.subscription.iter())
+        .any(|t| !not_self(&t));
+    if let Some(t) = facts.subscription.as_ref().filter(not_self) {
+        return Credit::Subscription(t.clone());
+    }
 
     let valid_clicks = facts.clicks.iter().filter(|t| t.covers(at)).filter(not_self);
     let click = match model {
@@ -200,6 +215,13 @@ mod tests {
         // Another partner's valid click still earns.
         f.clicks.push(touch("john", DAY / 2, 30));
         assert_eq!(attribute(&f, Model::LastClick).touch().unwrap().partner.as_str(), "john");
+    }
+
+    #[test]
+    fn a_renewal_earns_for_the_subscriptions_partner_long_after_every_window() {
+        let mut f = facts(400 * DAY, vec![touch("john", 399 * DAY, 30)]);
+        f.subscription = Some(touch("jane", DAY, 30));
+        assert!(matches!(attribute(&f, Model::LastClick), Credit::Subscription(t) if t.partner.as_str() == "jane"));
     }
 
     #[test]

@@ -107,6 +107,7 @@ mod tests {
             attribution: Default::default(),
             source: "api".into(),
             renewal: false,
+            subscription_id: None,
         }
     }
 

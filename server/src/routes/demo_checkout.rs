@@ -38,6 +38,7 @@ pub async fn demo_checkout(State(state): State<AppState>, RawBody(body): RawBody
         attribution: Attribution { click_id: payment.click_id.and_then(|c| ClickId::parse(&c).ok()), partner: None, sub_id: None },
         source: "demo".into(),
         renewal: false,
+        subscription_id: None,
     };
     let signed_body = serde_json::to_vec(&order).map_err(|e| ApiError::Internal(e.into()))?;
     let answer = crediting::credit_order(&state, order, super::body_hash(&signed_body)).await?;

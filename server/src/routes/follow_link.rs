@@ -1,12 +1,13 @@
 //! `GET /go/{link}`: the tracking link. Records the click, sets the cookie, redirects.
 
 use super::{click_set_cookie, wants_html};
+use crate::domain::fraud::Reason;
 use crate::domain::{bots, click_id};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::routing::Route;
 use crate::startup::AppState;
-use crate::store::{BatchWrite, Click};
+use crate::store::{BatchWrite, Click, FraudEvent};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -43,6 +44,20 @@ pub async fn follow_link(
     };
     let window_secs = window_days * 86_400;
     let now = crate::now_ms();
+    let ip_hash = hex::encode(&sha2::Sha256::digest(peer.ip().to_string().as_bytes())[..8]);
+    if !state.flood.lock().expect("flood lock").allow(&ip_hash, link, now) {
+        // Still a working link for the visitor, but neither a hit nor a click anyone can earn on.
+        state.metrics.reject(Reason::ClickFlood.as_str());
+        let event = FraudEvent {
+            reason: Reason::ClickFlood.as_str(),
+            partner: Some(partner.clone()),
+            link: Some(link.clone()),
+            order_id: None,
+            at_ms: now,
+        };
+        state.writer.write(BatchWrite::Fraud(event)).await;
+        return Ok(redirect(destination, None));
+    }
     let id = click_id::mint();
     state
         .writer
@@ -54,7 +69,7 @@ pub async fn follow_link(
             program: program.clone(),
             at_ms: now,
             expires_at_ms: now + window_secs * 1000,
-            ip_hash: Some(hex::encode(&sha2::Sha256::digest(peer.ip().to_string().as_bytes())[..8])),
+            ip_hash: Some(ip_hash),
             user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
         }))
         .await;

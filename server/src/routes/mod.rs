@@ -1,6 +1,7 @@
 //! Thin HTTP handlers, one file per endpoint family, and the extractors they share.
 
 pub mod admin;
+pub mod admin_report;
 pub mod demo_checkout;
 pub mod follow_link;
 pub mod health;
@@ -8,6 +9,7 @@ pub mod ingest_event;
 pub mod ingest_lead;
 pub mod ingest_order;
 pub mod lookup;
+pub mod partner_center;
 pub mod snippet;
 pub mod stats;
 pub mod touch;

@@ -1,10 +1,11 @@
-//! `GET /v1/partners/{code}/stats`: a partner's figures, in total and by link and SubID.
+//! `GET /v1/partners/{code}/stats`: a partner's figures, in total, by link and SubID, by day, by
+//! product, and the fraud signals counted against them.
 
 use crate::auth::require_partner_or_admin;
 use crate::domain::period::parse_period;
 use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::store::{FigureRow, Figures};
+use crate::store::{DayFigures, FigureRow, Figures, ProductSold};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
@@ -14,8 +15,8 @@ use std::collections::BTreeMap;
 /// Date range of the report.
 #[derive(Debug, Deserialize)]
 pub struct StatsQuery {
-    from: Option<String>,
-    to: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
 }
 
 /// The report.
@@ -26,6 +27,10 @@ pub struct Stats {
     pub total: Figures,
     pub by_link: Vec<ByKey>,
     pub by_sub_id: Vec<ByKey>,
+    /// Per UTC day (days since 1970-01-01), only days with activity.
+    pub daily: Vec<DayFigures>,
+    pub products: Vec<ProductSold>,
+    pub fraud: BTreeMap<String, i64>,
 }
 
 /// Figures for one link or one SubID (`null` where the credit had none).
@@ -64,6 +69,9 @@ pub fn summarise(partner: String, rows: &[FigureRow]) -> Stats {
         total,
         by_link: by_link.into_iter().map(|(link, figures)| ByKey { link: Some(link), sub_id: None, figures }).collect(),
         by_sub_id: by_sub.into_iter().map(|(sub, figures)| ByKey { link: None, sub_id: Some(sub), figures }).collect(),
+        daily: Vec::new(),
+        products: Vec::new(),
+        fraud: BTreeMap::new(),
     }
 }
 
@@ -82,5 +90,9 @@ pub async fn partner_stats(
     // Clicks and events may still be queued: report what has been acknowledged.
     state.writer.flush().await;
     let rows = state.store.figures(&code, period.from_ms, period.to_ms).await?;
-    Ok(Json(summarise(code, &rows)))
+    let mut stats = summarise(code.clone(), &rows);
+    stats.daily = state.store.daily_figures(&code, period.from_ms, period.to_ms).await?;
+    stats.products = state.store.products_sold(&code, period.from_ms, period.to_ms).await?;
+    stats.fraud = crate::report::fraud_counts(state.store.as_ref(), Some(&code), period).await?;
+    Ok(Json(stats))
 }

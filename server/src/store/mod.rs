@@ -47,6 +47,51 @@ pub struct Program {
     pub window_days: i64,
     #[serde(default)]
     pub pixel_commission: bool,
+    /// What a lead partner earns when another partner makes the sale: a rate of the total…
+    #[serde(default)]
+    pub lead_rate_bps: Option<i64>,
+    /// …or a flat amount per order.
+    #[serde(default)]
+    pub lead_flat_minor: Option<i64>,
+    /// The parent's share of the order total (tier 2), in basis points.
+    #[serde(default)]
+    pub tier2_bps: i64,
+    /// The grandparent's share (tier 3), in basis points.
+    #[serde(default)]
+    pub tier3_bps: i64,
+    /// Which renewals earn: `every`, `none` or `first:N`.
+    #[serde(default = "every")]
+    pub recurring: String,
+    /// The refund window: commissions stay pending this many days after the order.
+    #[serde(default = "thirty")]
+    pub hold_days: i64,
+}
+
+impl Default for Program {
+    fn default() -> Self {
+        Self {
+            code: String::new(),
+            name: String::new(),
+            rate_bps: 0,
+            flat_minor: None,
+            window_days: i64::from(reftrack_protocol::names::DEFAULT_WINDOW_DAYS),
+            pixel_commission: false,
+            lead_rate_bps: None,
+            lead_flat_minor: None,
+            tier2_bps: 0,
+            tier3_bps: 0,
+            recurring: every(),
+            hold_days: thirty(),
+        }
+    }
+}
+
+fn every() -> String {
+    "every".into()
+}
+
+fn thirty() -> i64 {
+    30
 }
 
 /// A per-product rate or flat amount within a program.
@@ -118,7 +163,7 @@ pub struct NewConversion {
     pub click_id: Option<String>,
     pub at_ms: i64,
     /// Commission booked on the conversion itself, for programs that pay on the pixel alone.
-    pub pixel_credit: Option<LedgerEntry>,
+    pub pixel_credit: Option<Box<LedgerEntry>>,
 }
 
 /// Ledger entries booked on an unverified conversion carry this prefix before the order id; the
@@ -131,6 +176,17 @@ pub enum BatchWrite {
     Click(Click),
     Lead(NewLead),
     Conversion(NewConversion),
+    Fraud(FraudEvent),
+}
+
+/// A fraud signal, counted in reports (see [`crate::domain::fraud::Reason`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FraudEvent {
+    pub reason: &'static str,
+    pub partner: Option<String>,
+    pub link: Option<String>,
+    pub order_id: Option<String>,
+    pub at_ms: i64,
 }
 
 /// A partner's touch as stored: a click, or the contact's lead partner.
@@ -174,14 +230,97 @@ pub struct Recorded {
     pub fresh: bool,
 }
 
-/// One ledger movement.
+/// One ledger movement to book.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {
     pub partner: String,
     pub kind: &'static str,
+    /// Why the partner earns: `sale`, `lead`, `tier2`, `tier3`.
+    pub role: &'static str,
+    pub program: Option<String>,
     pub amount_minor: i64,
     pub link: Option<String>,
     pub sub_id: Option<String>,
+    /// When the entry becomes payable (the end of the refund window).
+    pub available_at_ms: i64,
+}
+
+/// One ledger entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LedgerRecord {
+    pub id: i64,
+    pub partner: String,
+    pub order_id: String,
+    pub refund_id: Option<String>,
+    pub kind: String,
+    pub role: String,
+    pub program: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub link: Option<String>,
+    pub sub_id: Option<String>,
+    pub at_ms: i64,
+    pub available_at_ms: i64,
+    pub payout_id: Option<i64>,
+}
+
+impl LedgerRecord {
+    /// The entry as balance rules see it.
+    pub fn entry(&self) -> crate::domain::ledger::Entry {
+        crate::domain::ledger::Entry {
+            id: self.id,
+            partner: self.partner.clone(),
+            kind: crate::domain::ledger::Kind::parse(&self.kind).unwrap_or(crate::domain::ledger::Kind::Earned),
+            amount_minor: self.amount_minor,
+            currency: self.currency.clone(),
+            available_at_ms: self.available_at_ms,
+            payout_id: self.payout_id,
+        }
+    }
+}
+
+/// An earlier payment of a subscription, for crediting its renewals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionOrder {
+    pub order_id: String,
+    pub occurred_at_ms: i64,
+    pub renewal: bool,
+    pub partner: Option<String>,
+    pub click_id: Option<String>,
+    pub link: Option<String>,
+    pub sub_id: Option<String>,
+    pub program: Option<String>,
+}
+
+/// Figures for one UTC day, for the chart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DayFigures {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    pub hits: i64,
+    pub opt_ins: i64,
+    pub orders: i64,
+    pub commission_minor: i64,
+}
+
+/// Quantity and revenue of one product in a partner's credited orders.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProductSold {
+    pub sku: String,
+    pub name: String,
+    pub currency: String,
+    pub quantity: i64,
+    pub revenue_minor: i64,
+}
+
+/// A payout as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Payout {
+    pub id: i64,
+    pub partner: String,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub created_at_ms: i64,
 }
 
 /// An order to store, with its decision already made.
@@ -201,6 +340,12 @@ pub struct NewOrder {
     pub ledger: Vec<LedgerEntry>,
     /// Set when this order makes the buyer a new contact of the credited partner.
     pub new_contact: Option<(String, StoredTouch)>,
+    /// The program the sale partner earned under.
+    pub program: Option<String>,
+    /// Why an unattributed order earned nobody.
+    pub reason: Option<String>,
+    /// A fraud signal the order raised (self-referral).
+    pub fraud: Option<FraudEvent>,
 }
 
 /// What a refund needs to know about its order, read in the refund's own transaction.
@@ -213,10 +358,14 @@ pub struct OrderForRefund {
     pub earnings: Vec<Earning>,
 }
 
-/// One partner's commission on an order.
+/// One partner's commission on an order, per role and link/SubID.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Earning {
     pub partner: String,
+    pub role: String,
+    pub program: Option<String>,
+    /// When the commission becomes payable; its clawbacks share it, so they net before a payout.
+    pub available_at_ms: i64,
     pub link: Option<String>,
     pub sub_id: Option<String>,
     pub earned_minor: i64,
@@ -294,6 +443,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Recorded, DbError>;
 
     async fn figures(&self, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<FigureRow>, DbError>;
+    /// Hits, opt-ins, orders and commission per UTC day.
+    async fn daily_figures(&self, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<DayFigures>, DbError>;
+    /// Products in the orders credited to the partner.
+    async fn products_sold(&self, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<ProductSold>, DbError>;
+    /// Fraud signals by reason, for one partner or (with `None`) everyone.
+    async fn fraud_counts(&self, partner: Option<&str>, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64)>, DbError>;
+    async fn record_fraud(&self, event: &FraudEvent) -> Result<(), DbError>;
+
+    /// Earlier payments of a subscription, oldest first.
+    async fn subscription_orders(&self, subscription_id: &str) -> Result<Vec<SubscriptionOrder>, DbError>;
+    /// Ledger entries of one partner or (with `None`) everyone, oldest first.
+    async fn ledger_entries(&self, partner: Option<&str>) -> Result<Vec<LedgerRecord>, DbError>;
+    /// Books the payouts and marks their entries paid, atomically. `Conflict` if any entry was
+    /// paid meanwhile (two payout runs at once), and then nothing is booked.
+    async fn create_payouts(&self, plans: &[crate::domain::ledger::PayoutPlan], now_ms: i64) -> Result<Vec<Payout>, DbError>;
 
     async fn add_key(&self, grant: &KeyGrant, key_hash: &str, now_ms: i64) -> Result<i64, DbError>;
     async fn key_grant(&self, key_hash: &str) -> Result<Option<KeyGrant>, DbError>;

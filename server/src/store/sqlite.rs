@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: one file, WAL, full fsync on commit (batched for clicks/events).
 
 use super::*;
+use crate::domain::fraud::Reason;
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
@@ -38,6 +39,12 @@ fn program_of(row: &SqliteRow) -> Program {
         flat_minor: row.get("flat_minor"),
         window_days: row.get("window_days"),
         pixel_commission: row.get::<i64, _>("pixel_commission") != 0,
+        lead_rate_bps: row.get("lead_rate_bps"),
+        lead_flat_minor: row.get("lead_flat_minor"),
+        tier2_bps: row.get("tier2_bps"),
+        tier3_bps: row.get("tier3_bps"),
+        recurring: row.get("recurring"),
+        hold_days: row.get("hold_days"),
     }
 }
 
@@ -120,8 +127,9 @@ async fn insert_ledger(
 ) -> Result<(), DbError> {
     for e in entries {
         sqlx::query(
-            "INSERT INTO ledger (partner_code, order_id, refund_id, kind, amount_minor, currency, link_code, sub_id, at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO ledger (partner_code, order_id, refund_id, kind, amount_minor, currency, link_code, sub_id, at_ms,
+                                 role, program_code, available_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
         .bind(&e.partner)
         .bind(order_id)
@@ -132,18 +140,53 @@ async fn insert_ledger(
         .bind(&e.link)
         .bind(&e.sub_id)
         .bind(at_ms)
+        .bind(e.role)
+        .bind(&e.program)
+        .bind(e.available_at_ms)
         .execute(&mut **tx)
         .await?;
     }
     Ok(())
 }
 
+async fn insert_fraud(tx: &mut Transaction<'_, Sqlite>, e: &FraudEvent) -> Result<(), DbError> {
+    sqlx::query("INSERT INTO fraud_events (reason, partner_code, link_code, order_id, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(e.reason)
+        .bind(&e.partner)
+        .bind(&e.link)
+        .bind(&e.order_id)
+        .bind(e.at_ms)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn ledger_record_of(r: &SqliteRow) -> LedgerRecord {
+    LedgerRecord {
+        id: r.get("id"),
+        partner: r.get("partner_code"),
+        order_id: r.get("order_id"),
+        refund_id: r.get("refund_id"),
+        kind: r.get("kind"),
+        role: r.get("role"),
+        program: r.get("program_code"),
+        amount_minor: r.get("amount_minor"),
+        currency: r.get("currency"),
+        link: r.get("link_code"),
+        sub_id: r.get("sub_id"),
+        at_ms: r.get("at_ms"),
+        available_at_ms: r.get("available_at_ms"),
+        payout_id: r.get("payout_id"),
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn add_program(&self, p: &Program, now_ms: i64) -> Result<(), DbError> {
         sqlx::query(
-            "INSERT INTO programs (code, name, rate_bps, flat_minor, window_days, pixel_commission, created_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO programs (code, name, rate_bps, flat_minor, window_days, pixel_commission, created_at_ms,
+                                   lead_rate_bps, lead_flat_minor, tier2_bps, tier3_bps, recurring, hold_days)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )
         .bind(&p.code)
         .bind(&p.name)
@@ -152,6 +195,12 @@ impl Store for SqliteStore {
         .bind(p.window_days)
         .bind(p.pixel_commission as i64)
         .bind(now_ms)
+        .bind(p.lead_rate_bps)
+        .bind(p.lead_flat_minor)
+        .bind(p.tier2_bps)
+        .bind(p.tier3_bps)
+        .bind(&p.recurring)
+        .bind(p.hold_days)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -314,19 +363,32 @@ impl Store for SqliteStore {
                     .bind(&c.click_id)
                     .bind(c.at_ms)
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected()
+                        == 1;
+                    let stored = sqlx::query("SELECT partner_code, link_code, verified_order_id FROM conversions WHERE order_id = ?1")
+                        .bind(&c.order_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let (partner, link, verified): (Option<String>, Option<String>, Option<String>) =
+                        (stored.get(0), stored.get(1), stored.get(2));
+                    let fraud = match (inserted, &partner) {
+                        (false, _) => Some(Reason::DuplicateOrderId),
+                        (true, None) => Some(Reason::PixelWithoutClick),
+                        (true, Some(_)) => None,
+                    };
+                    if let Some(reason) = fraud {
+                        let event =
+                            FraudEvent { reason: reason.as_str(), partner, link, order_id: Some(c.order_id.clone()), at_ms: c.at_ms };
+                        insert_fraud(&mut tx, &event).await?;
+                    }
                     // Pixel-only programs earn on a new conversion that no signed order confirmed yet.
-                    if let (1, Some(credit)) = (inserted.rows_affected(), &c.pixel_credit) {
-                        let verified: Option<String> = sqlx::query_scalar("SELECT verified_order_id FROM conversions WHERE order_id = ?1")
-                            .bind(&c.order_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        if verified.is_none() {
-                            let ledger_id = [PIXEL_LEDGER_PREFIX, c.order_id.as_str()].concat();
-                            insert_ledger(&mut tx, &ledger_id, None, &c.currency, c.at_ms, std::slice::from_ref(credit)).await?;
-                        }
+                    if let (true, None, Some(credit)) = (inserted, verified, &c.pixel_credit) {
+                        let ledger_id = [PIXEL_LEDGER_PREFIX, c.order_id.as_str()].concat();
+                        insert_ledger(&mut tx, &ledger_id, None, &c.currency, c.at_ms, std::slice::from_ref(credit.as_ref())).await?;
                     }
                 }
+                BatchWrite::Fraud(event) => insert_fraud(&mut tx, event).await?,
             }
         }
         tx.commit().await?;
@@ -407,8 +469,9 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO orders (order_id, body_hash, source, occurred_at_ms, currency, total_minor, email, click_id, partner_code,
-                                 link_code, sub_id, status, commission_minor, response_json, received_at_ms, bare_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                                 link_code, sub_id, status, commission_minor, response_json, received_at_ms, bare_id,
+                                 subscription_id, renewal, program_code, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
         )
         .bind(order_id)
         .bind(&o.body_hash)
@@ -426,8 +489,15 @@ impl Store for SqliteStore {
         .bind(&o.response_json)
         .bind(o.received_at_ms)
         .bind(unprefixed(order_id))
+        .bind(&order.subscription_id)
+        .bind(order.renewal)
+        .bind(&o.program)
+        .bind(&o.reason)
         .execute(&mut *tx)
         .await?;
+        if let Some(event) = &o.fraud {
+            insert_fraud(&mut tx, event).await?;
+        }
         for (line, item) in order.items.iter().enumerate() {
             sqlx::query("INSERT INTO order_items (order_id, line, sku, name, quantity, unit_price_minor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .bind(order_id)
@@ -517,11 +587,11 @@ impl Store for SqliteStore {
                 .fetch_one(&mut *tx)
                 .await?;
         let earnings = sqlx::query(
-            "SELECT partner_code, link_code, sub_id,
+            "SELECT partner_code, link_code, sub_id, role, program_code, MIN(available_at_ms) AS available_at_ms,
                     COALESCE(SUM(CASE WHEN kind = 'earned' THEN amount_minor END), 0) AS earned,
                     COALESCE(SUM(CASE WHEN kind = 'clawback' THEN -amount_minor END), 0) AS clawed
              FROM ledger WHERE order_id = ?1 AND kind IN ('earned', 'clawback')
-             GROUP BY partner_code, link_code, sub_id ORDER BY partner_code",
+             GROUP BY partner_code, link_code, sub_id, role, program_code ORDER BY partner_code, role",
         )
         .bind(order_id)
         .fetch_all(&mut *tx)
@@ -529,6 +599,9 @@ impl Store for SqliteStore {
         .iter()
         .map(|r| Earning {
             partner: r.get("partner_code"),
+            role: r.get("role"),
+            program: r.get("program_code"),
+            available_at_ms: r.get("available_at_ms"),
             link: r.get("link_code"),
             sub_id: r.get("sub_id"),
             earned_minor: r.get("earned"),
@@ -593,6 +666,166 @@ impl Store for SqliteStore {
                 },
             })
             .collect())
+    }
+
+    async fn daily_figures(&self, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<DayFigures>, DbError> {
+        let rows = sqlx::query(
+            "SELECT day, SUM(hits) AS hits, SUM(opt_ins) AS opt_ins, SUM(orders) AS orders, SUM(commission) AS commission
+             FROM (
+               SELECT at_ms / 86400000 AS day, COUNT(*) AS hits, 0 AS opt_ins, 0 AS orders, 0 AS commission
+                 FROM clicks WHERE partner_code = ?1 AND at_ms >= ?2 AND at_ms < ?3 GROUP BY 1
+               UNION ALL
+               SELECT at_ms / 86400000, 0, COUNT(*), 0, 0 FROM leads WHERE partner_code = ?1 AND at_ms >= ?2 AND at_ms < ?3 GROUP BY 1
+               UNION ALL
+               SELECT occurred_at_ms / 86400000, 0, 0, COUNT(*), 0
+                 FROM orders WHERE partner_code = ?1 AND occurred_at_ms >= ?2 AND occurred_at_ms < ?3 GROUP BY 1
+               UNION ALL
+               SELECT at_ms / 86400000, 0, 0, 0, SUM(amount_minor)
+                 FROM ledger WHERE partner_code = ?1 AND kind = 'earned' AND at_ms >= ?2 AND at_ms < ?3 GROUP BY 1
+             ) GROUP BY day ORDER BY day",
+        )
+        .bind(partner)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DayFigures {
+                day: r.get("day"),
+                hits: r.get("hits"),
+                opt_ins: r.get("opt_ins"),
+                orders: r.get("orders"),
+                commission_minor: r.get("commission"),
+            })
+            .collect())
+    }
+
+    async fn products_sold(&self, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<ProductSold>, DbError> {
+        let rows = sqlx::query(
+            "SELECT sku, name, currency, quantity, revenue FROM (
+               SELECT i.sku, MAX(i.name) AS name, o.currency, SUM(i.quantity) AS quantity, SUM(i.quantity * i.unit_price_minor) AS revenue
+                 FROM orders o JOIN order_items i ON i.order_id = o.order_id
+                 WHERE o.partner_code = ?1 AND o.occurred_at_ms >= ?2 AND o.occurred_at_ms < ?3 GROUP BY i.sku, o.currency
+               UNION ALL
+               SELECT '', '', o.currency, COUNT(*), SUM(o.total_minor)
+                 FROM orders o WHERE o.partner_code = ?1 AND o.occurred_at_ms >= ?2 AND o.occurred_at_ms < ?3
+                   AND NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.order_id) GROUP BY o.currency
+             ) ORDER BY revenue DESC, sku",
+        )
+        .bind(partner)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ProductSold {
+                sku: r.get("sku"),
+                name: r.get("name"),
+                currency: r.get("currency"),
+                quantity: r.get("quantity"),
+                revenue_minor: r.get("revenue"),
+            })
+            .collect())
+    }
+
+    async fn fraud_counts(&self, partner: Option<&str>, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT reason, COUNT(*) FROM fraud_events WHERE (?1 IS NULL OR partner_code = ?1) AND at_ms >= ?2 AND at_ms < ?3
+             GROUP BY reason ORDER BY reason",
+        )
+        .bind(partner)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn record_fraud(&self, event: &FraudEvent) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        insert_fraud(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn subscription_orders(&self, subscription_id: &str) -> Result<Vec<SubscriptionOrder>, DbError> {
+        let rows = sqlx::query(
+            "SELECT order_id, occurred_at_ms, renewal, partner_code, click_id, link_code, sub_id, program_code
+             FROM orders WHERE subscription_id = ?1 ORDER BY occurred_at_ms, order_id",
+        )
+        .bind(subscription_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SubscriptionOrder {
+                order_id: r.get("order_id"),
+                occurred_at_ms: r.get("occurred_at_ms"),
+                renewal: r.get::<i64, _>("renewal") != 0,
+                partner: r.get("partner_code"),
+                click_id: r.get("click_id"),
+                link: r.get("link_code"),
+                sub_id: r.get("sub_id"),
+                program: r.get("program_code"),
+            })
+            .collect())
+    }
+
+    async fn ledger_entries(&self, partner: Option<&str>) -> Result<Vec<LedgerRecord>, DbError> {
+        let rows = sqlx::query("SELECT * FROM ledger WHERE (?1 IS NULL OR partner_code = ?1) ORDER BY at_ms, id")
+            .bind(partner)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(ledger_record_of).collect())
+    }
+
+    async fn create_payouts(&self, plans: &[crate::domain::ledger::PayoutPlan], now_ms: i64) -> Result<Vec<Payout>, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let id = sqlx::query("INSERT INTO payouts (partner_code, currency, amount_minor, created_at_ms) VALUES (?1, ?2, ?3, ?4)")
+                .bind(&plan.partner)
+                .bind(&plan.currency)
+                .bind(plan.amount_minor)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?
+                .last_insert_rowid();
+            let ids = serde_json::to_string(&plan.entry_ids).map_err(|e| DbError::Other(e.into()))?;
+            let marked =
+                sqlx::query("UPDATE ledger SET payout_id = ?1 WHERE payout_id IS NULL AND id IN (SELECT value FROM json_each(?2))")
+                    .bind(id)
+                    .bind(ids)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if marked != plan.entry_ids.len() as u64 {
+                return Err(DbError::Conflict(format!("entries of {} were paid by another payout run", plan.partner)));
+            }
+            sqlx::query(
+                "INSERT INTO ledger (partner_code, order_id, kind, amount_minor, currency, at_ms, role, available_at_ms, payout_id)
+                 VALUES (?1, ?2, 'payout', ?3, ?4, ?5, 'payout', ?5, ?6)",
+            )
+            .bind(&plan.partner)
+            .bind(format!("payout:{id}"))
+            .bind(-plan.amount_minor)
+            .bind(&plan.currency)
+            .bind(now_ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            out.push(Payout {
+                id,
+                partner: plan.partner.clone(),
+                currency: plan.currency.clone(),
+                amount_minor: plan.amount_minor,
+                created_at_ms: now_ms,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn add_key(&self, grant: &KeyGrant, key_hash: &str, now_ms: i64) -> Result<i64, DbError> {

@@ -10,11 +10,15 @@ mod helpers;
 mod postgres;
 
 mod admin;
+mod commissions;
 mod events;
+mod fraud;
 mod health;
 mod leads;
 mod links;
 mod lookup;
 mod orders;
+mod partner_center;
+mod payouts;
 mod refunds;
 mod stats;

@@ -1,0 +1,193 @@
+//! Balances and payouts, derived from ledger entries alone (nothing else is stored).
+//!
+//! An earned entry is **pending** until its program's refund window has passed after the order
+//! (`available_at_ms`), then **approved**. A clawback takes the state of the commission it claws
+//! back: against a pending commission it is pending too, so the two approve together; against a
+//! commission already paid it is approved at once and nets against the next payout, or leaves a
+//! negative balance. A payout pays every approved, unpaid entry of one partner in one currency
+//! and books a negative `payout` entry of the same total.
+
+use std::collections::BTreeMap;
+
+/// Kinds of ledger entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Earned,
+    Clawback,
+    Payout,
+}
+
+impl Kind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Earned => "earned",
+            Kind::Clawback => "clawback",
+            Kind::Payout => "payout",
+        }
+    }
+
+    /// Reads the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "earned" => Some(Kind::Earned),
+            "clawback" => Some(Kind::Clawback),
+            "payout" => Some(Kind::Payout),
+            _ => None,
+        }
+    }
+}
+
+/// One ledger entry, as balances need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: i64,
+    pub partner: String,
+    pub kind: Kind,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub available_at_ms: i64,
+    /// The payout that paid this entry (a payout entry carries its own).
+    pub payout_id: Option<i64>,
+}
+
+impl Entry {
+    fn payable(&self, now_ms: i64) -> bool {
+        self.kind != Kind::Payout && self.payout_id.is_none() && self.available_at_ms <= now_ms
+    }
+}
+
+/// A partner's money in one currency. `balance = pending + approved = earned − clawed_back − paid`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Balance {
+    pub currency: String,
+    pub earned_minor: i64,
+    pub clawed_back_minor: i64,
+    pub paid_minor: i64,
+    pub pending_minor: i64,
+    pub approved_minor: i64,
+    pub balance_minor: i64,
+}
+
+/// Balances per currency (alphabetical) of the given entries at `now_ms`.
+pub fn balances<'a>(entries: impl IntoIterator<Item = &'a Entry>, now_ms: i64) -> Vec<Balance> {
+    let mut by_currency: BTreeMap<&str, Balance> = BTreeMap::new();
+    for e in entries {
+        let b = by_currency.entry(e.currency.as_str()).or_insert_with(|| Balance { currency: e.currency.clone(), ..Balance::default() });
+        match e.kind {
+            Kind::Earned => b.earned_minor += e.amount_minor,
+            Kind::Clawback => b.clawed_back_minor -= e.amount_minor,
+            Kind::Payout => b.paid_minor -= e.amount_minor,
+        }
+        if e.kind != Kind::Payout && e.payout_id.is_none() {
+            if e.available_at_ms <= now_ms {
+                b.approved_minor += e.amount_minor;
+            } else {
+                b.pending_minor += e.amount_minor;
+            }
+        }
+        b.balance_minor += e.amount_minor;
+    }
+    by_currency.into_values().collect()
+}
+
+/// One payout to make: a partner, a currency, the amount and the entries it pays.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PayoutPlan {
+    pub partner: String,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub entry_ids: Vec<i64>,
+}
+
+/// The payouts due at `now_ms`: per partner and currency, the approved unpaid entries when they
+/// add up to at least `min_balance_minor` (and to more than zero). Sorted by partner, currency.
+pub fn plan_payouts(entries: &[Entry], min_balance_minor: i64, now_ms: i64) -> Vec<PayoutPlan> {
+    let mut due: BTreeMap<(&str, &str), PayoutPlan> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e.payable(now_ms)) {
+        let plan = due.entry((e.partner.as_str(), e.currency.as_str())).or_insert_with(|| PayoutPlan {
+            partner: e.partner.clone(),
+            currency: e.currency.clone(),
+            amount_minor: 0,
+            entry_ids: Vec::new(),
+        });
+        plan.amount_minor += e.amount_minor;
+        plan.entry_ids.push(e.id);
+    }
+    due.into_values().filter(|p| p.amount_minor > 0 && p.amount_minor >= min_balance_minor).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    fn entry(id: i64, partner: &str, kind: Kind, amount: i64, available_at: i64) -> Entry {
+        Entry {
+            id,
+            partner: partner.into(),
+            kind,
+            amount_minor: amount,
+            currency: "USD".into(),
+            available_at_ms: available_at,
+            payout_id: None,
+        }
+    }
+
+    #[test]
+    fn a_commission_is_pending_until_its_refund_window_passes() {
+        let e = [entry(1, "jane", Kind::Earned, 2970, 30 * DAY)];
+        let before = &balances(&e, 29 * DAY)[0];
+        assert_eq!((before.pending_minor, before.approved_minor, before.balance_minor), (2970, 0, 2970));
+        let after = &balances(&e, 30 * DAY)[0];
+        assert_eq!((after.pending_minor, after.approved_minor, after.balance_minor), (0, 2970, 2970));
+    }
+
+    #[test]
+    fn a_payout_pays_approved_entries_at_or_above_the_minimum() {
+        let e = [
+            entry(1, "jane", Kind::Earned, 2970, DAY),
+            entry(2, "jane", Kind::Earned, 1000, 40 * DAY), // still pending at day 30
+            entry(3, "john", Kind::Earned, 400, DAY),
+        ];
+        let plans = plan_payouts(&e, 500, 30 * DAY);
+        assert_eq!(plans, [PayoutPlan { partner: "jane".into(), currency: "USD".into(), amount_minor: 2970, entry_ids: vec![1] }]);
+        assert_eq!(plan_payouts(&e, 0, 30 * DAY).len(), 2);
+    }
+
+    #[test]
+    fn a_partial_refund_nets_against_the_commission_before_payout() {
+        // 29.70 earned, a third refunded (9.90 clawed back) while pending: 19.80 is paid.
+        let e = [entry(1, "jane", Kind::Earned, 2970, DAY), entry(2, "jane", Kind::Clawback, -990, DAY)];
+        let plans = plan_payouts(&e, 0, 2 * DAY);
+        assert_eq!((plans[0].amount_minor, plans[0].entry_ids.clone()), (1980, vec![1, 2]));
+    }
+
+    #[test]
+    fn a_clawback_of_paid_commission_is_carried_as_a_negative_balance() {
+        let mut e = vec![entry(1, "jane", Kind::Earned, 2970, DAY), entry(2, "jane", Kind::Payout, -2970, 2 * DAY)];
+        e[0].payout_id = Some(7);
+        e[1].payout_id = Some(7);
+        e.push(entry(3, "jane", Kind::Clawback, -2970, DAY)); // refunded after the payout
+        let b = &balances(&e, 3 * DAY)[0];
+        assert_eq!(
+            (b.earned_minor, b.paid_minor, b.clawed_back_minor, b.approved_minor, b.balance_minor),
+            (2970, 2970, 2970, -2970, -2970)
+        );
+        assert!(plan_payouts(&e, 0, 3 * DAY).is_empty(), "a negative balance is not paid");
+        // The next commission first repays the debt: 50.00 earned → 20.30 paid.
+        e.push(entry(4, "jane", Kind::Earned, 5000, 3 * DAY));
+        assert_eq!(plan_payouts(&e, 0, 3 * DAY)[0].amount_minor, 2030);
+    }
+
+    #[test]
+    fn balances_are_kept_per_currency() {
+        let mut eur = entry(2, "jane", Kind::Earned, 100, 0);
+        eur.currency = "EUR".into();
+        let e = [entry(1, "jane", Kind::Earned, 2970, 0), eur];
+        let b = balances(&e, DAY);
+        assert_eq!(b.iter().map(|b| (b.currency.as_str(), b.balance_minor)).collect::<Vec<_>>(), [("EUR", 100), ("USD", 2970)]);
+        assert_eq!(plan_payouts(&e, 0, DAY).len(), 2);
+    }
+}

@@ -1,0 +1,98 @@
+//! Payout runs: what is due, booking it, and the CSV a merchant uploads to a payout provider.
+
+use crate::domain::ledger::{self, PayoutPlan};
+use crate::store::{DbError, Store};
+use reftrack_protocol::Currency;
+use std::collections::HashMap;
+
+/// One line of a payout run, with what a payout provider needs to pay it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PayoutLine {
+    /// Set once the payout is booked.
+    pub payout_id: Option<i64>,
+    pub partner: String,
+    pub name: String,
+    pub email: String,
+    pub currency: String,
+    pub amount_minor: i64,
+    /// The amount in major units, as written to the CSV (`29.70`).
+    pub amount: String,
+    pub entries: usize,
+}
+
+async fn plans(store: &dyn Store, min_balance_minor: i64, now_ms: i64) -> Result<Vec<PayoutPlan>, DbError> {
+    let entries: Vec<ledger::Entry> = store.ledger_entries(None).await?.iter().map(|r| r.entry()).collect();
+    Ok(ledger::plan_payouts(&entries, min_balance_minor, now_ms))
+}
+
+async fn lines(store: &dyn Store, plans: &[PayoutPlan], ids: &[Option<i64>]) -> Result<Vec<PayoutLine>, DbError> {
+    let partners: HashMap<String, (String, String)> = store.partners().await?.into_iter().map(|p| (p.code, (p.name, p.email))).collect();
+    Ok(plans
+        .iter()
+        .zip(ids)
+        .map(|(plan, id)| {
+            let (name, email) = partners.get(&plan.partner).cloned().unwrap_or_default();
+            let amount =
+                Currency::parse(&plan.currency).map_or_else(|_| plan.amount_minor.to_string(), |c| c.format_major(plan.amount_minor));
+            PayoutLine {
+                payout_id: *id,
+                partner: plan.partner.clone(),
+                name,
+                email,
+                currency: plan.currency.clone(),
+                amount_minor: plan.amount_minor,
+                amount,
+                entries: plan.entry_ids.len(),
+            }
+        })
+        .collect())
+}
+
+/// What a payout run would pay now; nothing is marked.
+pub async fn preview(store: &dyn Store, min_balance_minor: i64, now_ms: i64) -> Result<Vec<PayoutLine>, DbError> {
+    let plans = plans(store, min_balance_minor, now_ms).await?;
+    lines(store, &plans, &vec![None; plans.len()]).await
+}
+
+/// Books the payouts due now and marks their entries paid, in one transaction.
+pub async fn create(store: &dyn Store, min_balance_minor: i64, now_ms: i64) -> Result<Vec<PayoutLine>, DbError> {
+    let plans = plans(store, min_balance_minor, now_ms).await?;
+    let booked = store.create_payouts(&plans, now_ms).await?;
+    let ids: Vec<Option<i64>> = booked.iter().map(|p| Some(p.id)).collect();
+    lines(store, &plans, &ids).await
+}
+
+/// The CSV a payout provider takes: partner code, name, email, amount, currency (and our payout id).
+pub fn to_csv(lines: &[PayoutLine]) -> Result<String, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(["partner", "name", "email", "amount", "currency", "payout_id"])?;
+    for l in lines {
+        let id = l.payout_id.map(|id| id.to_string()).unwrap_or_default();
+        out.write_record([&l.partner, &l.name, &l.email, &l.amount, &l.currency, &id])?;
+    }
+    let bytes = out.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csv_quotes_what_needs_quoting() {
+        let line = PayoutLine {
+            payout_id: Some(3),
+            partner: "jane".into(),
+            name: "Jane \"JP\" Partner, Esq.".into(),
+            email: "jane@partners.example".into(),
+            currency: "USD".into(),
+            amount_minor: 2970,
+            amount: "29.70".into(),
+            entries: 1,
+        };
+        assert_eq!(
+            to_csv(&[line]).unwrap(),
+            "partner,name,email,amount,currency,payout_id\njane,\"Jane \"\"JP\"\" Partner, Esq.\",jane@partners.example,29.70,USD,3\n"
+        );
+    }
+}

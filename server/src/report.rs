@@ -1,0 +1,203 @@
+//! What partners and the merchant see: figures, balances, fraud counts, commission structure and
+//! links, gathered from storage for the Partner Center, the admin view and their CSV export.
+
+use crate::domain::fraud::Reason;
+use crate::domain::ledger::{self, Balance};
+use crate::domain::period::Period;
+use crate::routes::stats::summarise;
+use crate::store::{DbError, Figures, Link, ProductOverride, Program, Store};
+use reftrack_protocol::Currency;
+use std::collections::BTreeMap;
+
+/// Fraud signals by reason, every reason present (zero when none).
+pub async fn fraud_counts(store: &dyn Store, partner: Option<&str>, period: Period) -> Result<BTreeMap<String, i64>, DbError> {
+    let mut counts: BTreeMap<String, i64> = Reason::ALL.iter().map(|r| (r.as_str().to_owned(), 0)).collect();
+    for (reason, n) in store.fraud_counts(partner, period.from_ms, period.to_ms).await? {
+        counts.insert(reason, n);
+    }
+    Ok(counts)
+}
+
+/// A partner's balances now, per currency.
+pub async fn balances(store: &dyn Store, partner: &str, now_ms: i64) -> Result<Vec<Balance>, DbError> {
+    let entries: Vec<ledger::Entry> = store.ledger_entries(Some(partner)).await?.iter().map(|r| r.entry()).collect();
+    Ok(ledger::balances(&entries, now_ms))
+}
+
+/// One row of the merchant's partner report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PartnerRow {
+    pub partner: String,
+    pub name: String,
+    pub email: String,
+    pub parent: Option<String>,
+    #[serde(flatten)]
+    pub figures: Figures,
+    pub balances: Vec<Balance>,
+    pub fraud: BTreeMap<String, i64>,
+}
+
+/// Every partner with the figures of the period, balances now and fraud counts.
+pub async fn partner_rows(store: &dyn Store, period: Period, now_ms: i64) -> Result<Vec<PartnerRow>, DbError> {
+    let mut rows = Vec::new();
+    for p in store.partners().await? {
+        let figures = store.figures(&p.code, period.from_ms, period.to_ms).await?;
+        rows.push(PartnerRow {
+            figures: summarise(p.code.clone(), &figures).total,
+            balances: balances(store, &p.code, now_ms).await?,
+            fraud: fraud_counts(store, Some(&p.code), period).await?,
+            partner: p.code,
+            name: p.name,
+            email: p.email,
+            parent: p.parent,
+        });
+    }
+    Ok(rows)
+}
+
+/// The partner report as CSV: one line per partner and currency of their balance (one line with
+/// empty balance columns for a partner without ledger entries).
+pub fn partner_rows_csv(rows: &[PartnerRow]) -> Result<String, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = [
+        "partner",
+        "name",
+        "email",
+        "parent",
+        "hits",
+        "opt_ins",
+        "orders",
+        "revenue_minor",
+        "commission_minor",
+        "clawback_minor",
+        "currency",
+        "pending",
+        "approved",
+        "paid",
+        "balance",
+    ]
+    .map(String::from)
+    .to_vec();
+    header.extend(Reason::ALL.iter().map(|r| r.as_str().to_owned()));
+    out.write_record(&header)?;
+    for r in rows {
+        let empty = Balance::default();
+        let balances: Vec<&Balance> = if r.balances.is_empty() { vec![&empty] } else { r.balances.iter().collect() };
+        for b in balances {
+            let major = |minor: i64| match Currency::parse(&b.currency) {
+                Ok(c) => c.format_major(minor),
+                Err(_) => String::new(),
+            };
+            let f = &r.figures;
+            let mut record = vec![
+                r.partner.clone(),
+                r.name.clone(),
+                r.email.clone(),
+                r.parent.clone().unwrap_or_default(),
+                f.hits.to_string(),
+                f.opt_ins.to_string(),
+                f.orders.to_string(),
+                f.revenue_minor.to_string(),
+                f.commission_minor.to_string(),
+                f.clawback_minor.to_string(),
+                b.currency.clone(),
+                major(b.pending_minor),
+                major(b.approved_minor),
+                major(b.paid_minor),
+                major(b.balance_minor),
+            ];
+            record.extend(Reason::ALL.iter().map(|reason| r.fraud.get(reason.as_str()).copied().unwrap_or(0).to_string()));
+            out.write_record(&record)?;
+        }
+    }
+    let bytes = out.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A program as a partner sees it: its terms and product overrides.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProgramView {
+    #[serde(flatten)]
+    pub program: Program,
+    pub products: Vec<ProductOverride>,
+}
+
+/// A link the partner may share, with the URL to share.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LinkView {
+    pub code: String,
+    pub name: String,
+    pub destination: String,
+    pub url: String,
+}
+
+/// Who the partner is, what they earn and the links they may use.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Profile {
+    pub partner: String,
+    pub name: String,
+    pub email: String,
+    pub parent: Option<String>,
+    pub programs: Vec<ProgramView>,
+    pub links: Vec<LinkView>,
+}
+
+/// Whether a partner may use a link: their own, or an open link not limited to programs they
+/// are not in.
+pub fn may_use(link: &Link, partner: &str, programs: &[String]) -> bool {
+    match &link.partner {
+        Some(owner) => owner == partner,
+        None => link.programs.is_empty() || link.programs.iter().any(|p| programs.contains(p)),
+    }
+}
+
+/// The partner's profile; `links_base` is the tracking domain with its base path.
+pub async fn profile(store: &dyn Store, code: &str, links_base: &str) -> Result<Option<Profile>, DbError> {
+    let Some(p) = store.partner(code).await? else { return Ok(None) };
+    let mut programs = Vec::new();
+    for program in &p.programs {
+        if let Some(found) = store.program(program).await? {
+            programs.push(ProgramView { products: store.product_overrides(program).await?, program: found });
+        }
+    }
+    let links = store
+        .links()
+        .await?
+        .into_iter()
+        .filter(|l| may_use(l, &p.code, &p.programs))
+        .map(|l| {
+            let mut url = format!("{}/go/{}", links_base.trim_end_matches('/'), l.code);
+            if l.partner.is_none() {
+                url.push_str("?aff=");
+                url.push_str(&p.code);
+            }
+            LinkView { code: l.code, name: l.name, destination: l.destination, url }
+        })
+        .collect();
+    Ok(Some(Profile { partner: p.code, name: p.name, email: p.email, parent: p.parent, programs, links }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(partner: Option<&str>, programs: &[&str]) -> Link {
+        Link {
+            code: "l".into(),
+            name: String::new(),
+            destination: String::new(),
+            partner: partner.map(str::to_owned),
+            programs: programs.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_partner_sees_their_own_links_and_open_links_of_their_programs() {
+        let mine = ["standard".to_owned()];
+        assert!(may_use(&link(Some("jane"), &[]), "jane", &mine));
+        assert!(!may_use(&link(Some("john"), &[]), "jane", &mine));
+        assert!(may_use(&link(None, &[]), "jane", &mine));
+        assert!(may_use(&link(None, &["standard", "vip"]), "jane", &mine));
+        assert!(!may_use(&link(None, &["vip"]), "jane", &mine));
+    }
+}

@@ -1,0 +1,112 @@
+//! The merchant's view: `GET /v1/admin/report` (every partner's figures, balances and fraud
+//! counts, as JSON or `?format=csv`) and payouts (`GET /v1/admin/payouts/preview`,
+//! `POST /v1/admin/payouts`). Admin key only.
+
+use super::{parse_json, RawBody};
+use crate::auth::require_admin;
+use crate::domain::period::parse_period;
+use crate::error::ApiError;
+use crate::payouts::{self, PayoutLine};
+use crate::startup::AppState;
+use crate::store::DbError;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+/// Query of the admin views.
+#[derive(Debug, Deserialize)]
+pub struct ReportQuery {
+    from: Option<String>,
+    to: Option<String>,
+    format: Option<String>,
+    min_balance: Option<String>,
+}
+
+fn wants_csv(q: &ReportQuery) -> Result<bool, ApiError> {
+    match q.format.as_deref() {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(other) => Err(ApiError::bad_request("invalid_format", format!("format must be json or csv, not {other:?}"))),
+    }
+}
+
+fn csv_response(name: &str, status: StatusCode, body: Result<String, csv::Error>) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| ApiError::Internal(e.into()))?;
+    let disposition = format!("attachment; filename=\"{name}\"");
+    Ok((status, [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
+        .into_response())
+}
+
+/// Every partner with the period's figures, balances and fraud counts.
+pub async fn report(State(state): State<AppState>, Query(q): Query<ReportQuery>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require_admin(&state, &headers).await?;
+    let csv = wants_csv(&q)?;
+    let period = parse_period(q.from.as_deref(), q.to.as_deref()).map_err(|m| ApiError::bad_request("invalid_period", m))?;
+    state.writer.flush().await;
+    let rows = crate::report::partner_rows(state.store.as_ref(), period, crate::now_ms()).await?;
+    if csv {
+        return csv_response("partners.csv", StatusCode::OK, crate::report::partner_rows_csv(&rows));
+    }
+    let totals = crate::report::fraud_counts(state.store.as_ref(), None, period).await?;
+    Ok(Json(serde_json::json!({ "partners": rows, "fraud": totals })).into_response())
+}
+
+fn min_balance(raw: Option<&str>) -> Result<i64, ApiError> {
+    match raw {
+        None => Ok(0),
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|m| *m >= 0)
+            .ok_or_else(|| ApiError::bad_request("invalid_min_balance", "min_balance must be a whole number of minor units ≥ 0")),
+    }
+}
+
+fn payout_answer(lines: Vec<PayoutLine>, csv: bool, status: StatusCode) -> Result<Response, ApiError> {
+    if csv {
+        return csv_response("payouts.csv", status, payouts::to_csv(&lines));
+    }
+    Ok((status, Json(serde_json::json!({ "payouts": lines }))).into_response())
+}
+
+/// What a payout run would pay now (`?min_balance=`, minor units); nothing is marked.
+pub async fn preview_payouts(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers).await?;
+    let csv = wants_csv(&q)?;
+    let lines = payouts::preview(state.store.as_ref(), min_balance(q.min_balance.as_deref())?, crate::now_ms()).await?;
+    payout_answer(lines, csv, StatusCode::OK)
+}
+
+/// The body of a payout run.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayoutRun {
+    #[serde(default)]
+    min_balance_minor: i64,
+}
+
+/// Books the payouts due now and marks their entries paid; answers the lines (or their CSV).
+pub async fn create_payouts(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+    headers: HeaderMap,
+    RawBody(body): RawBody<1024>,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers).await?;
+    let csv = wants_csv(&q)?;
+    let run: PayoutRun = if body.is_empty() { PayoutRun { min_balance_minor: 0 } } else { parse_json(&body)? };
+    if run.min_balance_minor < 0 {
+        return Err(ApiError::bad_request("invalid_min_balance", "min_balance_minor must be ≥ 0"));
+    }
+    match payouts::create(state.store.as_ref(), run.min_balance_minor, crate::now_ms()).await {
+        Ok(lines) => payout_answer(lines, csv, StatusCode::CREATED),
+        Err(DbError::Conflict(m)) => Err(ApiError::conflict("payout_in_progress", format!("{m}; run it again"))),
+        Err(e) => Err(e.into()),
+    }
+}

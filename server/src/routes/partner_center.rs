@@ -1,0 +1,73 @@
+//! The Partner Center's data: `GET /v1/partners/{code}/profile`, `/ledger` and `/chart.svg`.
+//! Each answers the admin key or that partner's own token, never another partner's.
+
+use super::stats::StatsQuery;
+use crate::auth::require_partner_or_admin;
+use crate::domain::period::{parse_period, Period};
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::LedgerRecord;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Serialize;
+
+const DAY_MS: i64 = 86_400_000;
+/// Most ledger entries listed (balances always cover all of them).
+const MAX_ENTRIES: usize = 500;
+
+async fn authorised(state: &AppState, headers: &HeaderMap, code: &str) -> Result<(), ApiError> {
+    require_partner_or_admin(state, headers, code).await?;
+    if state.store.partner(code).await?.is_none() {
+        return Err(ApiError::not_found("unknown_partner", format!("no partner {code:?}")));
+    }
+    Ok(())
+}
+
+/// Who the partner is, their commission structure and the links they may share.
+pub async fn profile(State(state): State<AppState>, Path(code): Path<String>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+    authorised(&state, &headers, &code).await?;
+    let base = format!("{}{}", state.settings.public_url.as_str().trim_end_matches('/'), state.settings.base_path);
+    let profile = crate::report::profile(state.store.as_ref(), &code, &base).await?;
+    profile.map(Json).ok_or_else(|| ApiError::not_found("unknown_partner", format!("no partner {code:?}")))
+}
+
+/// The ledger answer: balances per currency and the newest entries.
+#[derive(Debug, Serialize)]
+pub struct LedgerView {
+    pub partner: String,
+    pub balances: Vec<crate::domain::ledger::Balance>,
+    pub entries: Vec<LedgerRecord>,
+}
+
+/// The partner's balances and ledger entries, newest first.
+pub async fn ledger(State(state): State<AppState>, Path(code): Path<String>, headers: HeaderMap) -> Result<Json<LedgerView>, ApiError> {
+    authorised(&state, &headers, &code).await?;
+    let records = state.store.ledger_entries(Some(&code)).await?;
+    let entries: Vec<_> = records.iter().map(LedgerRecord::entry).collect();
+    let balances = crate::domain::ledger::balances(&entries, crate::now_ms());
+    let entries = records.into_iter().rev().take(MAX_ENTRIES).collect();
+    Ok(Json(LedgerView { partner: code, balances, entries }))
+}
+
+/// Hits, opt-ins and orders per day as SVG, for `from`–`to` (default: the last 30 days).
+pub async fn chart(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(q): Query<StatsQuery>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    authorised(&state, &headers, &code).await?;
+    let given = parse_period(q.from.as_deref(), q.to.as_deref()).map_err(|m| ApiError::bad_request("invalid_period", m))?;
+    let to_ms = if q.to.is_some() { given.to_ms } else { (crate::now_ms() / DAY_MS + 1) * DAY_MS };
+    let from_ms = if q.from.is_some() { given.from_ms } else { to_ms - 30 * DAY_MS };
+    if to_ms - from_ms > crate::chart::MAX_DAYS * DAY_MS {
+        return Err(ApiError::bad_request("invalid_period", format!("the chart covers at most {} days", crate::chart::MAX_DAYS)));
+    }
+    let period = Period { from_ms, to_ms };
+    state.writer.flush().await;
+    let days = state.store.daily_figures(&code, period.from_ms, period.to_ms).await?;
+    let svg = crate::chart::daily_svg(&days, period.from_ms.div_euclid(DAY_MS), (period.to_ms - 1).div_euclid(DAY_MS));
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], svg))
+}
