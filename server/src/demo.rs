@@ -4,7 +4,7 @@
 use crate::admin::{self, AdminError};
 use crate::configuration::{DatabaseArgs, ServeArgs, Settings};
 use crate::startup::{shutdown_signal, Application};
-use crate::store::{KeyGrant, Link, Partner, Program, Store};
+use crate::store::{KeyGrant, Link, Partner, ProductOverride, Program, Store};
 
 /// The demo's signing secret when none is configured, so `/v1/orders` can be tried with a known
 /// secret. Never use it in production.
@@ -25,15 +25,23 @@ pub async fn seed(store: &dyn Store, public_url: &str) -> anyhow::Result<()> {
         rate_bps: 3000,
         flat_minor: None,
         window_days: 60,
+        lead_rate_bps: Some(500),
+        tier2_bps: 1000,
+        recurring: "first:12".into(),
+        hold_days: 30,
         ..Program::default()
     };
     ignore_exists(admin::add_program(store, program).await)?;
-    for (code, name) in [("jane", "Jane Partner"), ("john", "John Partner")] {
+    ignore_exists(
+        admin::set_product(store, "standard", ProductOverride { sku: "ebook".into(), rate_bps: Some(5000), flat_minor: None }).await,
+    )?;
+    // John joined through Jane, so she earns the tier-2 rate on his sales.
+    for (code, name, parent) in [("jane", "Jane Partner", None), ("john", "John Partner", Some("jane"))] {
         let partner = Partner {
             code: code.into(),
             name: name.into(),
             email: format!("{code}@partners.example"),
-            parent: None,
+            parent: parent.map(str::to_owned),
             programs: vec!["standard".into()],
         };
         ignore_exists(admin::add_partner(store, partner).await)?;
@@ -66,14 +74,18 @@ pub async fn run(args: &ServeArgs, db: &DatabaseArgs) -> anyhow::Result<()> {
     let base = format!("{origin}{}", settings.base_path);
     let store = crate::store::connect(&settings.database_url).await?;
     seed(store.as_ref(), &base).await?;
-    let admin_key = match &settings.admin_key {
-        Some(_) => "(your REFTRACK_ADMIN_KEY)".to_owned(),
-        None => admin::issue_key(store.as_ref(), KeyGrant::Admin).await?.1,
+    let (admin_key, admin_view) = match &settings.admin_key {
+        Some(_) => ("(your REFTRACK_ADMIN_KEY)".to_owned(), format!("{base}/admin/ (sign in with your REFTRACK_ADMIN_KEY)")),
+        None => {
+            let key = admin::issue_key(store.as_ref(), KeyGrant::Admin).await?.1;
+            let view = format!("{base}/admin/#key={key}");
+            (key, view)
+        }
     };
     let jane = admin::issue_key(store.as_ref(), KeyGrant::Partner("jane".into())).await?.1;
     println!("reftrack listening on http://{}", app.local_addr());
     println!(
-        "\nreftrack demo is running (database {db})\n\n  Open first:       {base}/demo/\n  Jane's link:      {base}/go/demo?aff=jane&sid=newsletter\n  Jane's stats:     {base}/demo/stats.html?partner=jane#token={jane}\n  Admin API key:    {admin_key}\n  Metrics:          {base}/metrics\n\nStop with Ctrl-C.\n",
+        "\nreftrack demo is running (database {db})\n\n  Open first:              {base}/demo/\n  Jane's link:             {base}/go/demo?aff=jane&sid=newsletter\n  Jane's partner center:   {base}/partner/#token={jane}\n  Merchant's partner view: {admin_view}\n  Admin API key:           {admin_key}\n  Metrics:                 {base}/metrics\n\nStop with Ctrl-C.\n",
         db = settings.database_url
     );
     app.run_until(shutdown_signal()).await

@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/report", get(routes::admin_report::report))
         .route("/v1/admin/payouts/preview", get(routes::admin_report::preview_payouts))
         .route("/v1/admin/payouts", post(routes::admin_report::create_payouts))
+        .route("/v1/me", get(routes::partner_center::whoami))
         .route("/v1/partners/{code}/stats", get(routes::stats::partner_stats))
         .route("/v1/partners/{code}/profile", get(routes::partner_center::profile))
         .route("/v1/partners/{code}/ledger", get(routes::partner_center::ledger))

@@ -20,7 +20,8 @@ async fn the_demo_walks_a_visitor_from_janes_link_to_her_commission() {
     let (demo, base) = spawn_until(cmd, "reftrack listening on ").unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let stats_url = loop {
-        let found = demo.output.lock().unwrap().iter().find_map(|l| l.trim().strip_prefix("Jane's stats:").map(|u| u.trim().to_owned()));
+        let found =
+            demo.output.lock().unwrap().iter().find_map(|l| l.trim().strip_prefix("Jane's partner center:").map(|u| u.trim().to_owned()));
         if let Some(url) = found {
             break url;
         }
@@ -76,8 +77,8 @@ async fn the_demo_walks_a_visitor_from_janes_link_to_her_commission() {
         .collect::<Vec<_>>()
         .join(" && ");
     let shown = b.wait_for(&format!("return {script}")).await;
-    b.screenshot(&shots.join("6-stats.png")).await.unwrap();
-    shown.unwrap_or_else(|e| panic!("{e}; see target/demo-screenshots/6-stats.png"));
+    b.screenshot(&shots.join("6-partner-center.png")).await.unwrap();
+    shown.unwrap_or_else(|e| panic!("{e}; see target/demo-screenshots/6-partner-center.png"));
     let by_sub = b.eval("return document.getElementById('by-sub').textContent").await.unwrap();
     assert!(by_sub.as_str().unwrap().contains("newsletter"), "{by_sub}");
     b.close().await.unwrap();

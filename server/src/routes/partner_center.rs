@@ -1,4 +1,4 @@
-//! The Partner Center's data: `GET /v1/partners/{code}/profile`, `/ledger` and `/chart.svg`.
+//! The Partner Center's data: `GET /v1/me`, `GET /v1/partners/{code}/profile`, `/ledger` and `/chart.svg`.
 //! Each answers the admin key or that partner's own token, never another partner's.
 
 use super::stats::StatsQuery;
@@ -70,4 +70,13 @@ pub async fn chart(
     let days = state.store.daily_figures(&code, period.from_ms, period.to_ms).await?;
     let svg = crate::chart::daily_svg(&days, period.from_ms.div_euclid(DAY_MS), (period.to_ms - 1).div_euclid(DAY_MS));
     Ok(([(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], svg))
+}
+
+/// Who a key belongs to, so the Partner Center can start from a token alone.
+pub async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+    match crate::auth::grant(&state, &headers).await? {
+        Some(crate::store::KeyGrant::Partner(code)) => Ok(Json(serde_json::json!({ "kind": "partner", "partner": code }))),
+        Some(crate::store::KeyGrant::Admin) => Ok(Json(serde_json::json!({ "kind": "admin" }))),
+        None => Err(ApiError::unauthorized("missing_api_key", "send Authorization: Bearer <admin key or partner token>")),
+    }
 }
