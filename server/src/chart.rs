@@ -93,8 +93,8 @@ mod tests {
 
     #[test]
     fn every_day_of_the_range_gets_three_bars_with_exact_titles() {
-        // 2026-11-01 is day 20393.
-        let svg = daily_svg(&[day(20_393, 5, 2, 1), day(20_395, 1, 0, 0)], 20_393, 20_395);
+        // 2026-11-01 is day 20758.
+        let svg = daily_svg(&[day(20_758, 5, 2, 1), day(20_760, 1, 0, 0)], 20_758, 20_760);
         assert_eq!(svg.matches("<rect class=").count(), 9);
         assert!(svg.contains("<title>2026-11-01 Hits: 5</title>"), "{svg}");
         assert!(svg.contains("<title>2026-11-02 Orders: 0</title>"));
