@@ -194,6 +194,28 @@ async fn unhandled_events_the_woocommerce_ping_and_unconfigured_carts_are_answer
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn stripe_subscription_renewals_earn_for_the_partner_who_brought_the_subscription() {
+    let p = pipeline(&[]).await;
+    let ts = now().unix_timestamp();
+    let mut first = fixture("stripe_checkout_session_completed.json", &click(&p.track, "jane").await.unwrap());
+    first["data"]["object"]["created"] = json!(ts);
+    first["data"]["object"]["mode"] = json!("subscription");
+    first["data"]["object"]["subscription"] = json!("sub_1QsubLkdIwHu7ixMember01");
+    assert_eq!(deliver(&p.connector, "stripe", None, &serde_json::to_vec(&first).unwrap(), None, ts).await.status(), 200);
+    wait_for_orders(&p.track, "jane", 1).await;
+    // A month later the renewal invoice carries no click at all: the subscription is the link.
+    let body = std::fs::read_to_string(root().join("connector/tests/fixtures/stripe_invoice_paid.json"))
+        .unwrap()
+        .replace("{{REASON}}", "subscription_cycle");
+    let mut renewal: Value = serde_json::from_str(&body).unwrap();
+    renewal["data"]["object"]["status_transitions"]["paid_at"] = json!(ts + 30 * 86_400);
+    assert_eq!(deliver(&p.connector, "stripe", None, &serde_json::to_vec(&renewal).unwrap(), None, ts).await.status(), 200);
+    let stats = wait_for_orders(&p.track, "jane", 2).await;
+    // 30 % of $99.00 and of the $29.00 renewal.
+    assert_eq!(stats["commission_minor"], 2970 + 870, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_stripe_refund_becomes_a_pro_rata_clawback() {
     let p = pipeline(&[]).await;
     let ts = now().unix_timestamp();

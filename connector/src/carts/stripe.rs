@@ -2,6 +2,8 @@
 //! with the `whsec_…` string itself. Orders come from `checkout.session.completed`; refunds from
 //! `refund.created` (or `charge.refunded` where the API version lists the charge's refunds), which
 //! name the payment intent, not the session: the session's order records that mapping.
+//! Subscription renewals come from `invoice.paid` with `billing_reason` `subscription_cycle`; the
+//! first invoice of a subscription is left to its checkout session, so it is never counted twice.
 
 use super::signatures::{SignatureError, TimestampedHex};
 use super::{click_in_url, from_unix, order_id, refund_id, Cart, CartRefund, Intake, OrderRef, PayloadError};
@@ -62,6 +64,37 @@ struct CustomerDetails {
 }
 
 #[derive(Deserialize)]
+struct Invoice {
+    id: String,
+    created: i64,
+    currency: String,
+    amount_paid: i64,
+    billing_reason: Option<String>,
+    customer_email: Option<String>,
+    /// Before API version 2025-03-31 the subscription is named here…
+    subscription: Option<String>,
+    /// …since then under `parent.subscription_details`.
+    parent: Option<InvoiceParent>,
+    status_transitions: Option<StatusTransitions>,
+    payment_intent: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct InvoiceParent {
+    subscription_details: Option<SubscriptionDetails>,
+}
+
+#[derive(Deserialize)]
+struct SubscriptionDetails {
+    subscription: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StatusTransitions {
+    paid_at: Option<i64>,
+}
+
+#[derive(Deserialize)]
 struct StripeRefund {
     id: String,
     amount: i64,
@@ -89,6 +122,7 @@ pub fn parse(body: &[u8]) -> Result<Intake, PayloadError> {
     let event: Event = serde_json::from_slice(body)?;
     match event.kind.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => session(serde_json::from_value(event.data.object)?),
+        "invoice.paid" => invoice(serde_json::from_value(event.data.object)?),
         "refund.created" | "refund.updated" => {
             let refund: StripeRefund = serde_json::from_value(event.data.object)?;
             Ok(Intake::refunds(refund_of(refund, None)?.into_iter().collect()))
@@ -132,6 +166,32 @@ fn session(s: Session) -> Result<Intake, PayloadError> {
         subscription_id: s.subscription.map(|sub| format!("stripe:{sub}")),
     };
     let refs = s.payment_intent.map(|pi| format!("stripe:{pi}")).into_iter().collect();
+    Ok(Intake::order(order, refs))
+}
+
+/// A renewal of a subscription, as a canonical order that names its subscription.
+fn invoice(i: Invoice) -> Result<Intake, PayloadError> {
+    if i.billing_reason.as_deref() != Some("subscription_cycle") {
+        let reason = i.billing_reason.unwrap_or_default();
+        return Ok(Intake::ignored(format!("invoice {} ({reason}) is not a renewal: first payments come from the checkout session", i.id)));
+    }
+    let subscription = i.subscription.or_else(|| i.parent.and_then(|p| p.subscription_details).and_then(|d| d.subscription));
+    let Some(subscription) = subscription else {
+        return Ok(Intake::ignored(format!("invoice {} names no subscription", i.id)));
+    };
+    let order = CanonicalOrder {
+        order_id: order_id(Cart::Stripe, &i.id)?,
+        occurred_at: from_unix(i.status_transitions.and_then(|t| t.paid_at).unwrap_or(i.created))?,
+        currency: Currency::parse(&i.currency)?,
+        items: vec![],
+        total_minor: i.amount_paid,
+        customer: Customer { email: i.customer_email.and_then(|e| Email::parse(&e).ok()) },
+        attribution: Attribution::default(),
+        source: "stripe".into(),
+        renewal: true,
+        subscription_id: Some(format!("stripe:{subscription}")),
+    };
+    let refs = i.payment_intent.map(|pi| format!("stripe:{pi}")).into_iter().collect();
     Ok(Intake::order(order, refs))
 }
 
@@ -211,6 +271,24 @@ mod tests {
         assert_eq!(order.customer.email.unwrap().as_str(), "buyer@example.com");
         assert_eq!(order.attribution.click_id.unwrap().as_str(), "AAAAAAAAAAAAAAAAAAAAAA");
         assert_eq!(intake.cart_refs, vec!["stripe:pi_3MtwBwLkdIwHu7ix28a3tqPa"]);
+    }
+
+    #[test]
+    fn a_paid_renewal_invoice_becomes_a_renewal_of_its_subscription_and_the_first_invoice_is_left_to_checkout() {
+        let fixture = include_str!("../../tests/fixtures/stripe_invoice_paid.json");
+        let order = parse(fixture.replace("{{REASON}}", "subscription_cycle").as_bytes()).unwrap().order.unwrap();
+        assert_eq!(order.order_id.as_str(), "stripe:in_1QrenewLkdIwHu7ixInv0001");
+        assert!(order.renewal);
+        assert_eq!(order.subscription_id.as_deref(), Some("stripe:sub_1QsubLkdIwHu7ixMember01"));
+        assert_eq!((order.total_minor, order.currency.as_str()), (2900, "USD"));
+        assert_eq!(order.customer.email.unwrap().as_str(), "member@example.com");
+        assert_eq!(crate::carts::from_unix(1_766_307_650).unwrap(), order.occurred_at, "paid_at, not created");
+        let first = parse(fixture.replace("{{REASON}}", "subscription_create").as_bytes()).unwrap();
+        assert!(first.order.is_none() && first.ignored.is_some());
+        // Older API versions name the subscription on the invoice itself.
+        let old =
+            fixture.replace("{{REASON}}", "subscription_cycle").replace("\"parent\": {", "\"subscription\": \"sub_old\", \"parent_x\": {");
+        assert_eq!(parse(old.as_bytes()).unwrap().order.unwrap().subscription_id.as_deref(), Some("stripe:sub_old"));
     }
 
     #[test]
