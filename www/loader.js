@@ -2,6 +2,8 @@
 // wasm-bindgen's glue in one function scope, so the page gets exactly one global, window.reftrack.
 // Every decision (what to keep, what links carry, what events say) is made by the wasm (`core`);
 // this file only reads and writes the browser. No eval; nothing here throws into the page.
+// The wasm has one entry, call(op, len), over a buffer at io(): arguments go in as UTF-8 joined by
+// U+001F, the answer comes back in the same place (tracker-wasm/src/exports.rs).
 var w = window, d = document, loc = location;
 var script = d.currentScript || d.querySelector('script[src*="reftrack.js"]');
 var METHODS = ["affiliate", "lead", "conversion", "decorate", "consent"];
@@ -26,7 +28,22 @@ var cfg = {
   days: parseInt(attr("window-days"), 10) || 0
 };
 
-function now() { return Date.now() / 1000; }
+var OPS = ["setup", "capture", "merge_lookup", "view", "checkout_params", "lead_event", "conversion_event"];
+function bind(wasm) {
+  var io = wasm.io(), size = 8192, enc = new TextEncoder(), dec = new TextDecoder();
+  var c = {};
+  OPS.forEach(function (name, op) {
+    c[name] = function () {
+      var args = [].map.call(arguments, function (a) { return String(a).replace(/\x1f/g, ""); }).join("\x1f");
+      var r = enc.encodeInto(args, new Uint8Array(wasm.memory.buffer, io, size));
+      // Too long to pass whole: answer nothing rather than decide on a cut value.
+      return r.read < args.length ? "" : dec.decode(new Uint8Array(wasm.memory.buffer, io, wasm.call(op, r.written)));
+    };
+  });
+  return c;
+}
+
+function now() { return Math.floor(Date.now() / 1000); }
 // What the core says about the record: {partner, subId, clickId, expiresAt, expiresIn, lookup}.
 function view() { return JSON.parse(core.view(record, now())); }
 function attempt(f, fallback) { try { return f(); } catch (e) { return fallback; } }
@@ -95,7 +112,7 @@ function lookup() {
   if (!path) return Promise.resolve();
   return (lookingUp = getJSON(endpoint + path, path.indexOf("?") < 0).then(function (a) {
     if (!a || !a.partner) return;
-    record = core.merge_lookup(record, a.click_id || "", a.partner, a.sub_id || "", Date.parse(a.expires_at) / 1000 || 0, now());
+    record = core.merge_lookup(record, a.click_id || "", a.partner, a.sub_id || "", Math.floor(Date.parse(a.expires_at) / 1000) || 0, now());
     persist();
     refresh();
   }));
@@ -152,7 +169,7 @@ function start() {
   var params = attempt(function () { return new URL(loc.href).searchParams; }, null);
   var p = function (n) { return (params && params.get(n)) || ""; };
   var stored = cfg.consent && !cfg.memory;
-  record = core.capture(stored ? readCookie(RECORD) : "", stored ? readLocal(RECORD) : "", p("rt_click"), p("aff"), p("sid"), cfg.first, cfg.days, now());
+  record = core.capture(stored ? readCookie(RECORD) : "", stored ? readLocal(RECORD) : "", p("rt_click"), p("aff"), p("sid"), cfg.first ? 1 : "", cfg.days, now());
   sent = stored ? readLocal(SENT) : "";
   if (p("rt_click") && cfg.clean) {
     attempt(function () {
@@ -195,10 +212,11 @@ var api = {
   conversion: function (o) {
     if (!cfg.consent) return false;
     o = o || {};
-    var num = function (v) { return v == null || v === "" ? NaN : Number(v); };
-    var id = o.orderId == null ? "" : String(o.orderId);
+    var text = function (v) { return v == null ? "" : String(v); };
     // The core answers "" (invalid), "sent" (already reported), or the new list, a newline, the event.
-    var out = core.conversion_event(record, id, num(o.amountMinor), num(o.amount), String(o.currency || ""), sent, now());
+    // A number of major units is read to three decimals (0.1 + 0.2 is 0.3); a string exactly.
+    var amount = typeof o.amount === "number" ? o.amount.toFixed(3) : text(o.amount);
+    var out = core.conversion_event(record, text(o.orderId), text(o.amountMinor), amount, text(o.currency), sent, now());
     if (out === "sent") return false;
     if (!out) { warn("conversion needs {orderId, amountMinor or amount, currency}"); return false; }
     var nl = out.indexOf("\n");
@@ -222,8 +240,8 @@ var ready;
 try {
   if (!script || typeof WebAssembly !== "object") throw 0;
   var wasmUrl = script.src.replace(/reftrack\.js([?#].*)?$/, "reftrack_bg.wasm");
-  ready = wasm_bindgen({ module_or_path: wasmUrl }).then(function () {
-    core = wasm_bindgen;
+  ready = wasm_bindgen({ module_or_path: wasmUrl }).then(function (wasm) {
+    core = bind(wasm);
     var s = core.setup(script.src, loc.hostname, cfg.domain);
     sameSite = s.charAt(0) === "1";
     endpoint = s.slice(1);

@@ -14,11 +14,14 @@ export interface LeadOptions {
   email?: string;
 }
 
-/** reftrack.conversion() options. Give amountMinor (integer cents) or amount (major units). */
+/**
+ * reftrack.conversion() options. Give amountMinor (whole minor units: cents) or amount (major
+ * units: a string is read exactly, "19.99"; a number to three decimals).
+ */
 export interface ConversionOptions {
   orderId: string;
-  amountMinor?: number;
-  amount?: number;
+  amountMinor?: number | string;
+  amount?: number | string;
   currency: string;
 }
 

@@ -8,11 +8,7 @@ use serde::{Deserialize, Serialize};
 
 const CODE_CHARS: &str = "A-Z a-z 0-9 _ -";
 
-fn is_code_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_' || c == '-'
-}
-
-fn parse_code(what: &'static str, raw: &str, min: usize, max: usize) -> Result<String, ParseError> {
+fn check_code(what: &'static str, raw: &str, min: usize, max: usize) -> Result<(), ParseError> {
     if raw.is_empty() {
         return Err(ParseError::Empty { what });
     }
@@ -22,10 +18,44 @@ fn parse_code(what: &'static str, raw: &str, min: usize, max: usize) -> Result<S
     if raw.len() < min {
         return Err(ParseError::TooShort { what, min });
     }
-    if !raw.chars().all(is_code_char) {
+    if !raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
         return Err(ParseError::BadCharacter { what, allowed: CODE_CHARS });
     }
-    Ok(raw.to_owned())
+    Ok(())
+}
+
+fn parse_code(what: &'static str, raw: &str, min: usize, max: usize) -> Result<String, ParseError> {
+    check_code(what, raw, min, max).map(|()| raw.to_owned())
+}
+
+/// The same rules as the types' `parse`, on borrowed text: for the snippet, which validates what
+/// it reads without allocating.
+pub mod check {
+    /// Whether `raw` is a valid [`PartnerCode`](super::PartnerCode).
+    pub fn partner_code(raw: &str) -> bool {
+        super::check_code("partner code", raw, 1, 64).is_ok()
+    }
+
+    /// Whether `raw` is a valid [`SubId`](super::SubId).
+    pub fn sub_id(raw: &str) -> bool {
+        super::check_code("sub id", raw, 1, 64).is_ok()
+    }
+
+    /// Whether `raw` is a valid [`ClickId`](super::ClickId).
+    pub fn click_id(raw: &str) -> bool {
+        super::check_code("click id", raw, 22, 64).is_ok()
+    }
+
+    /// Whether `raw` is a valid [`OrderId`](super::OrderId).
+    pub fn order_id(raw: &str) -> bool {
+        super::check_visible("order id", raw, 128).is_ok()
+    }
+
+    /// The trimmed address if `raw` is a valid [`Email`](super::Email) (which is its lower case).
+    pub fn email(raw: &str) -> Option<&str> {
+        let trimmed = raw.trim_ascii();
+        super::check_email(trimmed).is_ok().then_some(trimmed)
+    }
 }
 
 macro_rules! string_newtype {
@@ -112,7 +142,7 @@ string_newtype!(
     parse_email
 );
 
-fn parse_visible(what: &'static str, raw: &str, max: usize) -> Result<String, ParseError> {
+fn check_visible(what: &'static str, raw: &str, max: usize) -> Result<(), ParseError> {
     if raw.is_empty() {
         return Err(ParseError::Empty { what });
     }
@@ -122,19 +152,28 @@ fn parse_visible(what: &'static str, raw: &str, max: usize) -> Result<String, Pa
     if !raw.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\') {
         return Err(ParseError::BadCharacter { what, allowed: "visible ASCII except quotes and backslash" });
     }
-    Ok(raw.to_owned())
+    Ok(())
+}
+
+fn parse_visible(what: &'static str, raw: &str, max: usize) -> Result<String, ParseError> {
+    check_visible(what, raw, max).map(|()| raw.to_owned())
 }
 
 fn parse_email(raw: &str) -> Result<String, ParseError> {
+    let email = raw.trim_ascii();
+    check_email(email).map(|()| email.to_ascii_lowercase())
+}
+
+/// The rules of an email address, on trimmed text (they do not depend on case).
+fn check_email(email: &str) -> Result<(), ParseError> {
     const WHAT: &str = "email";
-    let email = raw.trim_ascii().to_ascii_lowercase();
     if email.is_empty() {
         return Err(ParseError::Empty { what: WHAT });
     }
     if email.len() > 254 {
         return Err(ParseError::TooLong { what: WHAT, max: 254 });
     }
-    let Some((local, domain)) = crate::text::split_once_byte(&email, b'@') else {
+    let Some((local, domain)) = crate::text::split_once_byte(email, b'@') else {
         return Err(ParseError::Invalid { what: WHAT, why: "it has no @" });
     };
     if local.is_empty() || domain.is_empty() || crate::text::find_byte(domain, b'@').is_some() {
@@ -147,7 +186,7 @@ fn parse_email(raw: &str) -> Result<String, ParseError> {
     if email.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'<' || b == b'>') {
         return Err(ParseError::Invalid { what: WHAT, why: "it contains spaces or brackets" });
     }
-    Ok(email)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -178,6 +217,18 @@ mod tests {
         assert!(Email::parse("jane@localhost").is_err());
         assert!(Email::parse("ja ne@example.com").is_err());
         assert!(Email::parse("@example.com").is_err());
+    }
+
+    #[test]
+    fn the_borrowed_checks_follow_the_same_rules_as_parse() {
+        for raw in ["jane", "ja ne", "", "AAAAAAAAAAAAAAAAAAAAAA", "short", "x\"y", &"a".repeat(65)] {
+            assert_eq!(check::partner_code(raw), PartnerCode::parse(raw).is_ok(), "{raw}");
+            assert_eq!(check::sub_id(raw), SubId::parse(raw).is_ok(), "{raw}");
+            assert_eq!(check::click_id(raw), ClickId::parse(raw).is_ok(), "{raw}");
+            assert_eq!(check::order_id(raw), OrderId::parse(raw).is_ok(), "{raw}");
+        }
+        assert_eq!(check::email("  Jane@Example.COM "), Some("Jane@Example.COM"));
+        assert_eq!(check::email("jane@localhost"), None);
     }
 
     #[test]

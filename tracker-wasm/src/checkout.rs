@@ -1,27 +1,27 @@
 //! Which links go to a checkout, and what they must carry.
 
-use alloc::borrow::ToOwned;
-use alloc::string::String;
-use alloc::vec::Vec;
 use reftrack_protocol::names::{CLICK_PARAM, STRIPE_REFERENCE_PARAM};
 use reftrack_protocol::text::{rfind_byte, split_where, trim_byte, trim_end_byte};
 
-/// True when `host` is one of `domains` or a subdomain of one.
-pub fn is_checkout_host(host: &str, domains: &[String]) -> bool {
-    let host = trim_end_byte(host, b'.').to_ascii_lowercase();
-    domains.iter().any(|d| host == *d || host.strip_suffix(d.as_str()).is_some_and(|rest| rest.ends_with('.') && rest.len() > 1))
+/// True when `host` is `domain` or a subdomain of it, ignoring case and outer dots.
+fn within(host: &str, domain: &str) -> bool {
+    let host = trim_end_byte(host, b'.');
+    let domain = trim_byte(domain, b'.');
+    let Some((head, tail)) = host.as_bytes().split_at_checked(host.len().wrapping_sub(domain.len())) else { return false };
+    if domain.is_empty() {
+        return false;
+    }
+    tail.eq_ignore_ascii_case(domain.as_bytes()) && (head.is_empty() || (head.len() > 1 && head.last() == Some(&b'.')))
 }
 
-/// The domains of a `data-checkout-domains` attribute: comma- or space-separated, lower-cased.
-pub fn parse_domains(raw: &str) -> Vec<String> {
-    split_where(raw, |b| b == b',' || b.is_ascii_whitespace())
-        .map(|d| trim_byte(d, b'.').to_ascii_lowercase())
-        .filter(|d| !d.is_empty())
-        .collect()
+/// True when `host` is one of the `domains` of a `data-checkout-domains` attribute (comma- or
+/// space-separated) or a subdomain of one.
+pub fn is_checkout_host(host: &str, domains: &str) -> bool {
+    split_where(domains, |b| b == b',' || b.is_ascii_whitespace()).any(|d| within(host, d))
 }
 
-/// The query parameters a checkout link gets: always `rt_click`; Stripe Payment Links also
-/// `client_reference_id`, which Stripe copies onto the checkout session.
+/// The parameters a checkout link must carry: the click, and for Stripe Payment Links also
+/// `client_reference_id`, which Stripe copies into the checkout session.
 pub fn params_for(host: &str) -> &'static [&'static str] {
     if host.eq_ignore_ascii_case("buy.stripe.com") {
         &[CLICK_PARAM, STRIPE_REFERENCE_PARAM]
@@ -30,15 +30,14 @@ pub fn params_for(host: &str) -> &'static [&'static str] {
     }
 }
 
-/// Whether two hosts share a site, by their last two labels (or `cookie_domain` when given).
-/// A public-suffix list would be exact (`co.uk`); merchants with such domains set `data-domain`.
+/// Whether two hosts share a site: both within the configured cookie domain, or the same last two
+/// labels (enough to tell the tracking domain's own site from third-party tools).
 pub fn same_site(a: &str, b: &str, cookie_domain: Option<&str>) -> bool {
     if let Some(d) = cookie_domain {
-        return is_checkout_host(a, &[d.to_owned()]) && is_checkout_host(b, &[d.to_owned()]);
+        return within(a, d) && within(b, d);
     }
     fn site(h: &str) -> &str {
         let h = trim_end_byte(h, b'.');
-        // The last two labels: everything after the second-to-last dot.
         let last = rfind_byte(h, b'.').unwrap_or(0);
         h.get(..last).and_then(|head| rfind_byte(head, b'.')).and_then(|i| h.get(i + 1..)).unwrap_or(h)
     }
@@ -49,29 +48,18 @@ pub fn same_site(a: &str, b: &str, cookie_domain: Option<&str>) -> bool {
 mod tests {
     use super::*;
 
-    use std::vec;
-
-    fn domains() -> Vec<String> {
-        vec!["buy.stripe.com".into(), "example.thrivecart.com".into()]
-    }
+    const DOMAINS: &str = "buy.stripe.com, .Example.thrivecart.com  x.test";
 
     #[test]
     fn checkout_hosts_match_exactly_or_as_subdomains() {
-        assert!(is_checkout_host("buy.stripe.com", &domains()));
-        assert!(is_checkout_host("BUY.stripe.com.", &domains()));
-        assert!(is_checkout_host("eu.example.thrivecart.com", &domains()));
-        assert!(!is_checkout_host("notbuy.stripe.com", &domains()));
-        assert!(!is_checkout_host("stripe.com", &domains()));
-        assert!(!is_checkout_host("buy.stripe.com.evil.test", &domains()));
-    }
-
-    #[test]
-    fn the_attribute_lists_domains_by_comma_or_space() {
-        assert_eq!(
-            parse_domains("buy.stripe.com, .Example.thrivecart.com  x.test"),
-            vec!["buy.stripe.com", "example.thrivecart.com", "x.test"]
-        );
-        assert!(parse_domains(" , ").is_empty());
+        assert!(is_checkout_host("buy.stripe.com", DOMAINS));
+        assert!(is_checkout_host("BUY.stripe.com.", DOMAINS));
+        assert!(is_checkout_host("eu.example.thrivecart.com", DOMAINS));
+        assert!(is_checkout_host("x.test", DOMAINS));
+        assert!(!is_checkout_host("notbuy.stripe.com", DOMAINS));
+        assert!(!is_checkout_host("stripe.com", DOMAINS));
+        assert!(!is_checkout_host("buy.stripe.com.evil.test", DOMAINS));
+        assert!(!is_checkout_host("buy.stripe.com", " , "));
     }
 
     #[test]

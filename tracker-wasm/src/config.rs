@@ -1,7 +1,5 @@
 //! The snippet's settings, read from its `<script data-…>` attributes.
 
-use alloc::borrow::ToOwned;
-use alloc::string::String;
 use reftrack_protocol::text::{find_byte, rfind_byte};
 
 /// The tracking window in days from `data-window-days`: 1–400, else the default 30.
@@ -14,7 +12,7 @@ pub fn window_days(raw: u32) -> u32 {
 }
 
 /// `https://t.example.com/_rt/reftrack.js?v=2` → `https://t.example.com/_rt`.
-pub fn endpoint_of(src: &str) -> String {
+pub fn endpoint_of(src: &str) -> &str {
     let end = src.bytes().position(|b| b == b'?' || b == b'#').unwrap_or(src.len());
     let without_query = src.get(..end).unwrap_or(src);
     // The path starts after "scheme://host".
@@ -23,7 +21,7 @@ pub fn endpoint_of(src: &str) -> String {
         Some(i) if i >= host_start => without_query.get(..i),
         _ => None,
     };
-    folder.unwrap_or(without_query).to_owned()
+    folder.unwrap_or(without_query)
 }
 
 #[cfg(test)]

@@ -1,140 +1,268 @@
-//! The functions `www/loader.js` calls. Strings in, strings out: a record is its stored form
-//! (`""` for none), times are unix seconds as JS numbers. Each is a thin wrapper over plain Rust.
+//! What `www/loader.js` calls: one function, [`call`], over one shared buffer, [`io`]. The loader
+//! writes the operation's arguments there as UTF-8 separated by U+001F, calls `call(op, len)`,
+//! and reads the answer's `len` bytes back from the same place. Numbers cross as decimal text, a
+//! record as its stored form (`""` for none), times as unix seconds.
+//!
+//! Why not a wasm-bindgen function per operation with `&str` arguments: each such function costs
+//! a JS wrapper and the allocator that marshals strings (with its failure path, which drags in
+//! `core::fmt`); together that was a quarter of the snippet. With one numeric call there is no
+//! allocator at all.
 
-use crate::checkout::{is_checkout_host, params_for, parse_domains};
+use crate::checkout::{is_checkout_host, params_for, same_site};
 use crate::config::{endpoint_of, window_days};
-use crate::events::{self, ConversionInput};
-use crate::record::{choose, encode_or_empty as stored_form, push_u64, Model, Record};
-use alloc::string::String;
+use crate::events::{self, ConversionInput, NotSent};
+use crate::out::{parse_u64, Out, CAPACITY};
+use crate::record::{choose, encode_or_empty, Model, Record};
+use core::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use reftrack_protocol::check;
 use reftrack_protocol::names::{CLICK_PARAM, STRIPE_REFERENCE_PARAM};
-use reftrack_protocol::text::find_byte;
-use reftrack_protocol::{ClickId, PartnerCode, SubId};
+use reftrack_protocol::text::{find_byte, split_byte};
 use wasm_bindgen::prelude::*;
 
-fn secs(now: f64) -> u64 {
-    if now > 0.0 {
-        now as u64
-    } else {
-        0
+/// The buffer shared with the loader. Atomics make a mutable static without `unsafe`; on
+/// single-threaded wasm they are plain loads and stores.
+static IO: [AtomicU8; CAPACITY] = [const { AtomicU8::new(0) }; CAPACITY];
+
+/// The operations, numbered as the loader's `OPS` list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Setup = 0,
+    Capture = 1,
+    MergeLookup = 2,
+    View = 3,
+    CheckoutParams = 4,
+    LeadEvent = 5,
+    ConversionEvent = 6,
+}
+
+const OPS: [Op; 7] = [Op::Setup, Op::Capture, Op::MergeLookup, Op::View, Op::CheckoutParams, Op::LeadEvent, Op::ConversionEvent];
+
+/// Where the loader writes arguments and reads answers (an address in the wasm memory).
+#[wasm_bindgen]
+pub fn io() -> u32 {
+    IO.as_ptr() as usize as u32
+}
+
+/// Runs operation `op` on the `len` bytes of arguments in [`io`]; the answer's length, written there.
+#[wasm_bindgen]
+pub fn call(op: u32, len: u32) -> u32 {
+    let mut input = [0u8; CAPACITY];
+    for (d, s) in input.iter_mut().zip(IO.iter()).take(len as usize) {
+        *d = s.load(Relaxed);
+    }
+    let mut out = Out::default();
+    let args = input.get(..len as usize).and_then(|b| core::str::from_utf8(b).ok());
+    if let (Some(args), Some(op)) = (args, OPS.get(op as usize)) {
+        run(*op, args, &mut out);
+    }
+    let answer = out.as_bytes();
+    for (d, s) in IO.iter().zip(answer) {
+        d.store(*s, Relaxed);
+    }
+    answer.len() as u32
+}
+
+fn secs(raw: &str) -> u64 {
+    parse_u64(raw).unwrap_or(0)
+}
+
+fn live<'a>(record: &'a str, now: u64) -> Option<Record<'a>> {
+    Record::decode(record).filter(|r| r.is_live(now))
+}
+
+/// Runs one operation on its U+001F-separated arguments (missing ones are empty).
+pub fn run(op: Op, args: &str, out: &mut Out) {
+    let mut a = [""; 8];
+    for (slot, arg) in a.iter_mut().zip(split_byte(args, 0x1f)) {
+        *slot = arg;
+    }
+    match op {
+        Op::Setup => setup(a[0], a[1], a[2], out),
+        Op::Capture => capture(a, out),
+        Op::MergeLookup => merge_lookup(a[0], a[1], a[2], a[3], secs(a[4]), secs(a[5]), out),
+        Op::View => view(a[0], secs(a[1]), out),
+        Op::CheckoutParams => checkout_params(a[0], a[1], out),
+        Op::LeadEvent => {
+            let now = secs(a[3]);
+            events::lead(live(a[0], now).as_ref(), a[1], a[2], now, out);
+        }
+        Op::ConversionEvent => conversion_event(a, out),
     }
 }
 
-fn live(record: &str, now: f64) -> Option<Record> {
-    Record::decode(record).filter(|r| r.is_live(secs(now)))
-}
-
-fn non_empty(s: &str) -> Option<&str> {
-    (!s.is_empty()).then_some(s)
-}
-
-/// The tracking endpoint of the script's URL (keeping a base path such as `/_rt`), prefixed with
-/// `1` when the page shares a site with it (then the server refreshes its own cookie), else `0`.
-#[wasm_bindgen]
-pub fn setup(script_src: &str, page_host: &str, cookie_domain: &str) -> String {
+/// `script_src, page_host, cookie_domain` → the tracking endpoint of the script's URL (keeping a
+/// base path such as `/_rt`), prefixed with `1` when the page shares a site with it (then the
+/// server refreshes its own cookie), else `0`.
+fn setup(script_src: &str, page_host: &str, cookie_domain: &str, out: &mut Out) {
     let endpoint = endpoint_of(script_src);
-    // After "scheme://": a char search and a checked slice keep string-searcher and panic code out.
-    let host = find_byte(&endpoint, b':').and_then(|i| endpoint.get(i + 3..)).unwrap_or_default();
+    let host = find_byte(endpoint, b':').and_then(|i| endpoint.get(i + 3..)).unwrap_or_default();
     let host = host.get(..host.bytes().position(|b| b == b'/' || b == b':').unwrap_or(host.len())).unwrap_or_default();
-    let same = crate::checkout::same_site(page_host, host, non_empty(cookie_domain));
-    [if same { "1" } else { "0" }, endpoint.as_str()].concat()
+    let same = same_site(page_host, host, (!cookie_domain.is_empty()).then_some(cookie_domain));
+    out.push(if same { "1" } else { "0" });
+    out.push(endpoint);
 }
 
-/// The record to keep after a page view: what is stored (cookie first, then localStorage) against
-/// what the URL brings (`rt_click`, `aff`, `sid`; invalid values are ignored).
-#[wasm_bindgen]
-#[allow(clippy::too_many_arguments)] // One flat call from JS beats an object the wasm must parse.
-pub fn capture(cookie: &str, local: &str, click: &str, partner: &str, sub_id: &str, first_click: bool, window: u32, now: f64) -> String {
+/// `cookie, local, rt_click, aff, sid, first ("1"), window_days, now` → the record to keep after
+/// a page view: what is stored (cookie first, then localStorage) against what the URL brings
+/// (invalid values are ignored).
+fn capture([cookie, local, click, partner, sub_id, first, window, now]: [&str; 8], out: &mut Out) {
     let now = secs(now);
-    let stored = Record::decode(cookie).filter(|r| r.is_live(now)).or_else(|| Record::decode(local).filter(|r| r.is_live(now)));
-    let incoming = Record::from_params(non_empty(click), non_empty(partner), non_empty(sub_id), now, window_days(window));
-    let model = if first_click { Model::First } else { Model::Last };
-    stored_form(choose(stored, incoming, model, now))
+    let stored = live(cookie, now).or_else(|| live(local, now));
+    let window = window_days(parse_u64(window).map_or(0, |w| w.min(u64::from(u32::MAX)) as u32));
+    let incoming = Record::from_params(click, partner, sub_id, now, window);
+    let model = if first == "1" { Model::First } else { Model::Last };
+    encode_or_empty(choose(stored, incoming, model, now), out);
 }
 
 /// The record completed with a lookup's answer (or made from it when there was none).
-#[wasm_bindgen]
-pub fn merge_lookup(record: &str, click: &str, partner: &str, sub_id: &str, expires_at: f64, now: f64) -> String {
-    let Ok(partner) = PartnerCode::parse(partner) else { return String::from(record) };
-    let sub_id = SubId::parse(sub_id).ok();
-    let expires_at = (expires_at > 0.0).then_some(expires_at as u64);
-    match live(record, now) {
+fn merge_lookup(record: &str, click: &str, partner: &str, sub_id: &str, expires_at: u64, now: u64, out: &mut Out) {
+    if !check::partner_code(partner) {
+        out.push(record);
+        return;
+    }
+    let sub_id = check::sub_id(sub_id).then_some(sub_id);
+    let expires_at = (expires_at > 0).then_some(expires_at);
+    let merged = match live(record, now) {
         Some(mut r) => {
             r.merge_lookup(Some(partner), sub_id, expires_at);
-            stored_form(Some(r))
+            r
         }
-        None => stored_form(Some(Record {
-            click: ClickId::parse(click).ok(),
+        None => Record {
+            click: check::click_id(click).then_some(click),
             partner: Some(partner),
             sub_id,
-            expires_at: expires_at.unwrap_or(secs(now) + 86_400),
-        })),
-    }
+            expires_at: expires_at.unwrap_or(now + 86_400),
+        },
+    };
+    merged.encode(out);
 }
 
-/// What the loader needs to know about the record, as JSON: `{"partner","subId","clickId",
-/// "expiresAt","expiresIn","lookup"}` (nulls and 0 when there is no live record). `lookup` is what
+/// What the loader needs to know about the record, as JSON: `{"lookup","partner","subId",
+/// "clickId","expiresAt","expiresIn"}` (nulls and 0 when there is no live record). `lookup` is what
 /// to ask the server, if anything: `/v1/lookup?click=…` for a click without a known partner (any
 /// origin may ask about a click it holds), `/v1/lookup` (credentialed, the tracking domain's own
 /// cookie) when nothing is stored, `""` when the record is complete.
-#[wasm_bindgen]
-pub fn view(record: &str, now: f64) -> String {
+fn view(record: &str, now: u64, out: &mut Out) {
     let r = live(record, now);
-    let lookup = match &r {
-        None => String::from("/v1/lookup"),
-        Some(r) if r.partner.is_some() => String::new(),
-        Some(r) => r.click.as_ref().map(|c| ["/v1/lookup?click=", c.as_str()].concat()).unwrap_or_default(),
-    };
-    let mut out = String::from("{");
-    let mut field = |key: &str, value: Option<&str>| {
-        events::push_json_str(&mut out, key);
-        out.push(':');
-        match value {
-            Some(v) => events::push_json_str(&mut out, v),
-            None => out.push_str("null"),
+    out.push("{\"lookup\":\"");
+    match r {
+        None => out.push("/v1/lookup"),
+        Some(r) if r.partner.is_some() => {}
+        Some(r) => {
+            if let Some(c) = r.click {
+                out.push("/v1/lookup?click=");
+                out.push(c);
+            }
         }
-        out.push(',');
+    }
+    out.push("\"");
+    let mut field = |key: &str, value: Option<&str>| match value {
+        Some(v) => out.field(key, v),
+        None => {
+            out.push(",\"");
+            out.push(key);
+            out.push("\":null");
+        }
     };
-    field("partner", r.as_ref().and_then(|r| r.partner.as_ref()).map(|p| p.as_str()));
-    field("subId", r.as_ref().and_then(|r| r.sub_id.as_ref()).map(|s| s.as_str()));
-    field("clickId", r.as_ref().and_then(|r| r.click.as_ref()).map(|c| c.as_str()));
-    field("lookup", Some(&lookup));
-    let (at, left) = r.as_ref().map_or((0, 0), |r| (r.expires_at, r.expires_at - secs(now)));
-    out.push_str("\"expiresAt\":");
-    push_u64(&mut out, at);
-    out.push_str(",\"expiresIn\":");
-    push_u64(&mut out, left);
-    out.push('}');
-    out
+    field("partner", r.and_then(|r| r.partner));
+    field("subId", r.and_then(|r| r.sub_id));
+    field("clickId", r.and_then(|r| r.click));
+    let (at, left) = r.map_or((0, 0), |r| (r.expires_at, r.expires_at - now));
+    out.push(",\"expiresAt\":");
+    out.u64(at);
+    out.push(",\"expiresIn\":");
+    out.u64(left);
+    out.push("}");
 }
 
-/// The parameters a link to `host` must carry (space-separated), or `""` when `host` is not one of
-/// the checkout `domains` (`*` decorates any host: `reftrack.decorate(url)`).
-#[wasm_bindgen]
-pub fn checkout_params(host: &str, domains: &str) -> String {
-    if domains != "*" && !is_checkout_host(host, &parse_domains(domains)) {
-        return String::new();
+/// `host, domains` → the parameters a link to `host` must carry (space-separated), or nothing when
+/// `host` is not one of the checkout `domains` (`*` decorates any host: `reftrack.decorate(url)`).
+fn checkout_params(host: &str, domains: &str, out: &mut Out) {
+    if domains != "*" && !is_checkout_host(host, domains) {
+        return;
     }
-    match params_for(host) {
-        [_, _] => [CLICK_PARAM, " ", STRIPE_REFERENCE_PARAM].concat(),
-        _ => String::from(CLICK_PARAM),
+    out.push(CLICK_PARAM);
+    if params_for(host).len() == 2 {
+        out.push(" ");
+        out.push(STRIPE_REFERENCE_PARAM);
     }
 }
 
-/// The lead event's JSON, or `""` when there is nothing to report.
-#[wasm_bindgen]
-pub fn lead_event(record: &str, email: &str, page: &str, now: f64) -> String {
-    events::lead(live(record, now).as_ref(), email, page, secs(now)).unwrap_or_default()
-}
-
-/// `""` if the conversion is invalid, `"sent"` if this browser already reported the order, else
-/// the updated list of reported orders, a newline, and the event's JSON.
-#[wasm_bindgen]
-#[allow(clippy::too_many_arguments)]
-pub fn conversion_event(record: &str, order_id: &str, amount_minor: f64, amount: f64, currency: &str, sent: &str, now: f64) -> String {
+/// `record, order_id, amount_minor, amount, currency, sent, now` → nothing if the conversion is
+/// invalid, `sent` if this browser already reported the order, else the updated list of reported
+/// orders, a newline, and the event's JSON.
+fn conversion_event([record, order_id, amount_minor, amount, currency, sent, now, _]: [&str; 8], out: &mut Out) {
+    let now = secs(now);
     let input = ConversionInput { order_id, amount_minor, amount, currency };
-    match events::conversion(live(record, now).as_ref(), &input, sent, secs(now)) {
-        Ok(json) => [events::remember(sent, order_id).as_str(), "\n", json.as_str()].concat(),
-        Err(events::NotSent::AlreadySent) => String::from("sent"),
-        Err(events::NotSent::Invalid) => String::new(),
+    events::remember(sent, order_id, out);
+    out.push("\n");
+    match events::conversion(live(record, now).as_ref(), &input, sent, now, out) {
+        Ok(()) => {}
+        Err(NotSent::AlreadySent) => {
+            out.reset();
+            out.push("sent");
+        }
+        Err(NotSent::Invalid) => out.reset(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::format;
+    use std::string::String;
+
+    const CLICK: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+    const NOW: &str = "1763629200";
+
+    fn ask(op: Op, args: &[&str]) -> String {
+        let mut out = Out::default();
+        run(op, &args.join("\u{1f}"), &mut out);
+        out.as_str().into()
+    }
+
+    #[test]
+    fn the_buffer_round_trip_runs_an_operation() {
+        let args = ["https://t.example.com/_rt/reftrack.js", "www.example.com", ""].join("\u{1f}");
+        for (slot, b) in IO.iter().zip(args.as_bytes()) {
+            slot.store(*b, Relaxed);
+        }
+        let len = call(Op::Setup as u32, args.len() as u32) as usize;
+        let answer: std::vec::Vec<u8> = IO.iter().take(len).map(|b| b.load(Relaxed)).collect();
+        assert_eq!(answer, b"1https://t.example.com/_rt");
+        assert_eq!(call(99, 0), 0, "an unknown operation answers nothing");
+    }
+
+    #[test]
+    fn a_capture_is_viewed_with_its_lookup_path_until_the_partner_is_known() {
+        let record = ask(Op::Capture, &["", "", CLICK, "", "yt", "", "30", NOW]);
+        assert_eq!(record, format!("1.{CLICK}..yt.{}", 1_763_629_200 + 30 * 86_400));
+        let view = ask(Op::View, &[&record, NOW]);
+        assert_eq!(
+            view,
+            format!(
+                r#"{{"lookup":"/v1/lookup?click={CLICK}","partner":null,"subId":"yt","clickId":"{CLICK}","expiresAt":1766221200,"expiresIn":2592000}}"#
+            )
+        );
+        let merged = ask(Op::MergeLookup, &[&record, CLICK, "jane", "", "1766221200", NOW]);
+        assert!(
+            ask(Op::View, &[&merged, NOW]).starts_with(r#"{"lookup":"","partner":"jane","subId":"yt","clickId":"AAAAAAAAAAAAAAAAAAAAAA""#)
+        );
+        assert!(ask(Op::View, &["", NOW]).contains(r#""lookup":"/v1/lookup""#), "nothing stored: ask with the cookie");
+    }
+
+    #[test]
+    fn a_conversion_answers_the_new_memory_and_the_event_once() {
+        let answer = ask(Op::ConversionEvent, &["", "cs_1", "", "99.00", "usd", "", NOW]);
+        assert_eq!(answer, "cs_1\n{\"type\":\"conversion\",\"order_id\":\"cs_1\",\"amount_minor\":9900,\"currency\":\"USD\"}");
+        assert_eq!(ask(Op::ConversionEvent, &["", "cs_1", "9900", "", "USD", "cs_1", NOW]), "sent");
+        assert_eq!(ask(Op::ConversionEvent, &["", "cs 1", "9900", "", "USD", "", NOW]), "");
+    }
+
+    #[test]
+    fn checkout_links_get_the_click_and_stripe_payment_links_a_reference_too() {
+        assert_eq!(ask(Op::CheckoutParams, &["buy.stripe.com", "buy.stripe.com"]), "rt_click client_reference_id");
+        assert_eq!(ask(Op::CheckoutParams, &["pay.example.com", "*"]), "rt_click");
+        assert_eq!(ask(Op::CheckoutParams, &["evil.test", "buy.stripe.com"]), "");
     }
 }

@@ -58,7 +58,8 @@ fn gzip_len(bytes: &[u8]) -> Result<usize> {
     Ok(gz.finish()?.len())
 }
 
-/// Builds `www/dist/{reftrack.js, reftrack_bg.wasm, reftrack.d.ts}` and prints their sizes.
+/// Builds `www/dist/{reftrack.js, reftrack_bg.wasm, reftrack.d.ts}`, prints their sizes, and fails
+/// when they exceed the gzip budget (`strict`: even when npm's tools were missing).
 pub fn build(strict: bool) -> Result<()> {
     let mut build = cargo();
     build.args(["build", "-p", "reftrack-tracker", "--lib", "--target", "wasm32-unknown-unknown", "--profile", "snippet"]);
@@ -89,7 +90,7 @@ pub fn build(strict: bool) -> Result<()> {
     fs::create_dir_all(dist())?;
     let bundle = out.join("bundle.js");
     fs::write(&bundle, &js)?;
-    minify(&bundle, &dist().join("reftrack.js"))?;
+    let minified = minify(&bundle, &dist().join("reftrack.js"))?;
     fs::copy(&wasm, dist().join("reftrack_bg.wasm"))?;
     fs::copy(root().join("www/reftrack.d.ts"), dist().join("reftrack.d.ts"))?;
 
@@ -104,25 +105,28 @@ pub fn build(strict: bool) -> Result<()> {
     eprintln!("  {:<18} {:>7}        {:>6} B gzip (budget {GZIP_BUDGET} B)\n", "total", "", total_gzip);
     if total_gzip > GZIP_BUDGET {
         let message = format!("the snippet is {total_gzip} B gzipped, over the {GZIP_BUDGET} B budget");
-        if strict {
+        // Without npm's minifier the size says nothing about what ships, so that build may go on
+        // (a local demo without Node.js) unless the budget is asked for.
+        if minified || strict {
             bail!(message);
         }
-        eprintln!("WARNING: {message} (`cargo xtask snippet --strict` fails on this)\n");
+        eprintln!("WARNING: {message}, unminified\n");
     }
     Ok(())
 }
 
-/// Minifies with terser (from npm, pinned) when `npx` is available; otherwise ships as is.
-fn minify(input: &Path, output: &Path) -> Result<()> {
+/// Minifies with terser (from npm, pinned) when `npx` is available (true); otherwise ships as is.
+fn minify(input: &Path, output: &Path) -> Result<bool> {
     let npx = Command::new("npx").arg("--version").output();
     if npx.is_err() {
-        eprintln!("npx not found: the snippet's JS is not minified");
+        eprintln!("npx not found: the snippet's JS is not minified (install Node.js and npm for the real size)");
         fs::copy(input, output)?;
-        return Ok(());
+        return Ok(false);
     }
     let mut cmd = Command::new("npx");
     cmd.args(["--yes", "terser@5.51.2", "--compress", "--mangle", "--toplevel", "--comments", "false", "--output"]).arg(output).arg(input);
-    run(&mut cmd)
+    run(&mut cmd)?;
+    Ok(true)
 }
 
 /// A second wasm-opt pass over wasm-bindgen's output, with npm's binaryen (pinned) when `npx` is
