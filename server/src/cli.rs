@@ -63,42 +63,7 @@ struct PayoutArgs {
 #[derive(Debug, Subcommand)]
 enum ProgramCommand {
     /// Add a program.
-    Add {
-        #[arg(long)]
-        code: String,
-        #[arg(long, default_value = "")]
-        name: String,
-        /// Commission in basis points (30 % = 3000).
-        #[arg(long, default_value_t = 0)]
-        rate_bps: i64,
-        /// A flat commission per order instead of a rate, in minor units.
-        #[arg(long)]
-        flat_minor: Option<i64>,
-        /// Tracking window in days.
-        #[arg(long, default_value_t = 30)]
-        window_days: i64,
-        /// Pay commission on pixel conversions without a signed order.
-        #[arg(long)]
-        pixel_commission: bool,
-        /// What a lead partner earns when another partner makes the sale, in basis points of the total.
-        #[arg(long, conflicts_with = "lead_flat_minor")]
-        lead_rate_bps: Option<i64>,
-        /// …or as a flat amount per order, in minor units.
-        #[arg(long)]
-        lead_flat_minor: Option<i64>,
-        /// The parent's share of the order total (tier 2), in basis points.
-        #[arg(long, default_value_t = 0)]
-        tier2_bps: i64,
-        /// The grandparent's share (tier 3), in basis points.
-        #[arg(long, default_value_t = 0)]
-        tier3_bps: i64,
-        /// Which renewals earn: every, none or first:N.
-        #[arg(long, default_value = "every")]
-        recurring: String,
-        /// Refund window: commissions stay pending this many days after the order.
-        #[arg(long, default_value_t = 30)]
-        hold_days: i64,
-    },
+    Add(ProgramArgs),
     /// Set a product's own rate or flat amount (per unit) within a program.
     Product {
         #[arg(long)]
@@ -112,6 +77,64 @@ enum ProgramCommand {
     },
     /// List programs.
     List,
+}
+
+/// A program's terms, as flags.
+#[derive(Debug, clap::Args)]
+struct ProgramArgs {
+    #[arg(long)]
+    code: String,
+    #[arg(long, default_value = "")]
+    name: String,
+    /// Commission in basis points (30 % = 3000).
+    #[arg(long, default_value_t = 0)]
+    rate_bps: i64,
+    /// A flat commission per order instead of a rate, in minor units.
+    #[arg(long)]
+    flat_minor: Option<i64>,
+    /// Tracking window in days.
+    #[arg(long, default_value_t = 30)]
+    window_days: i64,
+    /// Pay commission on pixel conversions without a signed order.
+    #[arg(long)]
+    pixel_commission: bool,
+    /// What a lead partner earns when another partner makes the sale, in basis points of the total.
+    #[arg(long, conflicts_with = "lead_flat_minor")]
+    lead_rate_bps: Option<i64>,
+    /// …or as a flat amount per order, in minor units.
+    #[arg(long)]
+    lead_flat_minor: Option<i64>,
+    /// The parent's share of the order total (tier 2), in basis points.
+    #[arg(long, default_value_t = 0)]
+    tier2_bps: i64,
+    /// The grandparent's share (tier 3), in basis points.
+    #[arg(long, default_value_t = 0)]
+    tier3_bps: i64,
+    /// Which renewals earn: every, none or first:N.
+    #[arg(long, default_value = "every")]
+    recurring: String,
+    /// Refund window: commissions stay pending this many days after the order.
+    #[arg(long, default_value_t = 30)]
+    hold_days: i64,
+}
+
+impl From<ProgramArgs> for Program {
+    fn from(a: ProgramArgs) -> Self {
+        Program {
+            code: a.code,
+            name: a.name,
+            rate_bps: a.rate_bps,
+            flat_minor: a.flat_minor,
+            window_days: a.window_days,
+            pixel_commission: a.pixel_commission,
+            lead_rate_bps: a.lead_rate_bps,
+            lead_flat_minor: a.lead_flat_minor,
+            tier2_bps: a.tier2_bps,
+            tier3_bps: a.tier3_bps,
+            recurring: a.recurring,
+            hold_days: a.hold_days,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,34 +213,8 @@ impl Cli {
             Command::Program(cmd) => {
                 let store = store::connect(&url).await?;
                 match cmd {
-                    ProgramCommand::Add {
-                        code,
-                        name,
-                        rate_bps,
-                        flat_minor,
-                        window_days,
-                        pixel_commission,
-                        lead_rate_bps,
-                        lead_flat_minor,
-                        tier2_bps,
-                        tier3_bps,
-                        recurring,
-                        hold_days,
-                    } => {
-                        let p = Program {
-                            code,
-                            name,
-                            rate_bps,
-                            flat_minor,
-                            window_days,
-                            pixel_commission,
-                            lead_rate_bps,
-                            lead_flat_minor,
-                            tier2_bps,
-                            tier3_bps,
-                            recurring,
-                            hold_days,
-                        };
+                    ProgramCommand::Add(args) => {
+                        let p = Program::from(args);
                         print_json(&admin::add_program(store.as_ref(), p).await?)
                     }
                     ProgramCommand::Product { program, sku, rate_bps, flat_minor } => {

@@ -7,22 +7,7 @@
   var DAY = 86400000;
   var key = "";
 
-  function $(id) { return document.getElementById(id); }
-  function el(tag, text, cls) {
-    var e = document.createElement(tag);
-    if (text != null) e.textContent = String(text);
-    if (cls) e.className = cls;
-    return e;
-  }
-  function status(text, bad) { var s = $("status"); s.textContent = text; s.className = bad ? "error" : "hint"; }
-  function money(minor, currency) {
-    var c = currency || "USD";
-    try {
-      var f = new Intl.NumberFormat("en-US", { style: "currency", currency: c });
-      return f.format(minor / Math.pow(10, f.resolvedOptions().maximumFractionDigits));
-    } catch (e) { return minor + " " + c; }
-  }
-  function day(ms) { return new Date(ms).toISOString().slice(0, 10); }
+  var $ = rtui.$, el = rtui.el, status = rtui.status, money = rtui.money, day = rtui.day;
   function request(method, path, body) {
     var init = { method: method, headers: { Authorization: "Bearer " + key } };
     if (body) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
@@ -45,19 +30,7 @@
     });
   }
   function table(id, head, rows, keys, textColumns) {
-    var left = textColumns || 1;
-    var t = $(id);
-    t.textContent = "";
-    var tr = el("tr");
-    head.forEach(function (h, i) { tr.appendChild(el("th", h, i < left ? "text" : "")); });
-    t.appendChild(tr);
-    rows.forEach(function (row, n) {
-      var r = el("tr");
-      if (keys) r.setAttribute("data-partner", keys[n]);
-      row.forEach(function (cell, i) { r.appendChild(el("td", cell, i < left ? "text" : "")); });
-      t.appendChild(r);
-    });
-    if (!rows.length) { var empty = el("tr"); var td = el("td", "Nothing to show.", "hint"); td.colSpan = head.length; empty.appendChild(td); t.appendChild(empty); }
+    rtui.table(id, head, rows, { keys: keys, keyName: "data-partner", text: textColumns, empty: "Nothing to show." });
   }
 
   function refresh() {

@@ -8,25 +8,10 @@
   var DAY = 86400000;
   var state = { token: "", partner: "", currency: "USD", profile: null };
 
-  function $(id) { return document.getElementById(id); }
-  function el(tag, text, cls) {
-    var e = document.createElement(tag);
-    if (text != null) e.textContent = String(text);
-    if (cls) e.className = cls;
-    return e;
-  }
-  function status(text, bad) { var s = $("status"); s.textContent = text; s.className = bad ? "error" : "hint"; }
-
-  function money(minor, currency) {
-    var c = currency || state.currency;
-    try {
-      var f = new Intl.NumberFormat("en-US", { style: "currency", currency: c });
-      return f.format(minor / Math.pow(10, f.resolvedOptions().maximumFractionDigits));
-    } catch (e) { return minor + " " + c + " (minor units)"; }
-  }
+  var $ = rtui.$, el = rtui.el, status = rtui.status, day = rtui.day;
+  function money(minor, currency) { return rtui.money(minor, currency || state.currency); }
   function pct(bps) { return (bps / 100).toLocaleString("en-US", { maximumFractionDigits: 2 }) + " %"; }
   function rate(part, whole) { return whole ? (100 * part / whole).toFixed(1) + " %" : "—"; }
-  function day(ms) { return new Date(ms).toISOString().slice(0, 10); }
 
   function api(path, asText) {
     return fetch(API + path, { headers: { Authorization: "Bearer " + state.token } }).then(function (r) {
@@ -49,20 +34,7 @@
     });
   }
 
-  function table(id, head, rows, textColumns) {
-    var left = textColumns || 1;
-    var t = $(id);
-    t.textContent = "";
-    var tr = el("tr");
-    head.forEach(function (h, i) { tr.appendChild(el("th", h, i < left ? "text" : "")); });
-    t.appendChild(tr);
-    rows.forEach(function (row) {
-      var r = el("tr");
-      row.forEach(function (cell, i) { r.appendChild(el("td", cell, i < left ? "text" : "")); });
-      t.appendChild(r);
-    });
-    if (!rows.length) { var empty = el("tr"); var td = el("td", "Nothing yet in this period.", "hint"); td.colSpan = head.length; empty.appendChild(td); t.appendChild(empty); }
-  }
+  function table(id, head, rows, textColumns) { rtui.table(id, head, rows, { text: textColumns }); }
 
   function renderLedger(ledger) {
     var balances = ledger.balances.length ? ledger.balances : [{ currency: state.currency, earned_minor: 0, pending_minor: 0, approved_minor: 0, paid_minor: 0, clawed_back_minor: 0, balance_minor: 0 }];

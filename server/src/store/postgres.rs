@@ -195,6 +195,11 @@ fn ledger_record_of(r: &PgRow) -> LedgerRecord {
     }
 }
 
+/// Rows of a report query over one partner and a period (`partner`, `from_ms`, `to_ms` bound in that order).
+async fn period_rows(pool: &PgPool, sql: &'static str, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<PgRow>, DbError> {
+    Ok(sqlx::query(sql).bind(partner).bind(from_ms).bind(to_ms).fetch_all(pool).await?)
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn add_program(&self, p: &Program, now_ms: i64) -> Result<(), DbError> {
@@ -628,7 +633,8 @@ impl Store for PgStore {
     }
 
     async fn figures(&self, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<FigureRow>, DbError> {
-        let rows = sqlx::query(
+        let rows = period_rows(
+            &self.pool,
             "SELECT link_code, sub_id, SUM(hits)::BIGINT AS hits, SUM(opt_ins)::BIGINT AS opt_ins, SUM(orders)::BIGINT AS orders,
                     SUM(unverified)::BIGINT AS unverified, SUM(revenue)::BIGINT AS revenue, SUM(commission)::BIGINT AS commission,
                     SUM(clawback)::BIGINT AS clawback
@@ -652,11 +658,10 @@ impl Store for PgStore {
                       COALESCE(SUM(CASE WHEN kind = 'clawback' THEN -amount_minor END), 0)
                  FROM ledger WHERE partner_code = $1 AND at_ms >= $2 AND at_ms < $3 GROUP BY link_code, sub_id
              ) AS figures GROUP BY link_code, sub_id ORDER BY link_code NULLS FIRST, sub_id NULLS FIRST",
+            partner,
+            from_ms,
+            to_ms,
         )
-        .bind(partner)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .iter()
@@ -677,7 +682,8 @@ impl Store for PgStore {
     }
 
     async fn daily_figures(&self, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<DayFigures>, DbError> {
-        let rows = sqlx::query(
+        let rows = period_rows(
+            &self.pool,
             "SELECT day, SUM(hits)::BIGINT AS hits, SUM(opt_ins)::BIGINT AS opt_ins, SUM(orders)::BIGINT AS orders,
                     SUM(commission)::BIGINT AS commission
              FROM (
@@ -692,11 +698,10 @@ impl Store for PgStore {
                SELECT at_ms / 86400000, 0, 0, 0, SUM(amount_minor)::BIGINT
                  FROM ledger WHERE partner_code = $1 AND kind = 'earned' AND at_ms >= $2 AND at_ms < $3 GROUP BY 1
              ) AS daily GROUP BY day ORDER BY day",
+            partner,
+            from_ms,
+            to_ms,
         )
-        .bind(partner)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .iter()
@@ -711,7 +716,8 @@ impl Store for PgStore {
     }
 
     async fn products_sold(&self, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<ProductSold>, DbError> {
-        let rows = sqlx::query(
+        let rows = period_rows(
+            &self.pool,
             "SELECT sku, name, currency, quantity, revenue FROM (
                SELECT i.sku, MAX(i.name) AS name, o.currency, SUM(i.quantity)::BIGINT AS quantity,
                       SUM(i.quantity * i.unit_price_minor)::BIGINT AS revenue
@@ -722,11 +728,10 @@ impl Store for PgStore {
                  FROM orders o WHERE o.partner_code = $1 AND o.occurred_at_ms >= $2 AND o.occurred_at_ms < $3
                    AND NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.order_id) GROUP BY o.currency
              ) AS sold ORDER BY revenue DESC, sku",
+            partner,
+            from_ms,
+            to_ms,
         )
-        .bind(partner)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .iter()

@@ -180,6 +180,11 @@ fn ledger_record_of(r: &SqliteRow) -> LedgerRecord {
     }
 }
 
+/// Rows of a report query over one partner and a period (`partner`, `from_ms`, `to_ms` bound in that order).
+async fn period_rows(pool: &SqlitePool, sql: &'static str, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<SqliteRow>, DbError> {
+    Ok(sqlx::query(sql).bind(partner).bind(from_ms).bind(to_ms).fetch_all(pool).await?)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn add_program(&self, p: &Program, now_ms: i64) -> Result<(), DbError> {
@@ -622,7 +627,8 @@ impl Store for SqliteStore {
     }
 
     async fn figures(&self, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<FigureRow>, DbError> {
-        let rows = sqlx::query(
+        let rows = period_rows(
+            &self.pool,
             "SELECT link_code, sub_id, SUM(hits) AS hits, SUM(opt_ins) AS opt_ins, SUM(orders) AS orders,
                     SUM(unverified) AS unverified, SUM(revenue) AS revenue, SUM(commission) AS commission, SUM(clawback) AS clawback
              FROM (
@@ -644,11 +650,10 @@ impl Store for SqliteStore {
                       COALESCE(SUM(CASE WHEN kind = 'clawback' THEN -amount_minor END), 0)
                  FROM ledger WHERE partner_code = ?1 AND at_ms >= ?2 AND at_ms < ?3 GROUP BY link_code, sub_id
              ) GROUP BY link_code, sub_id ORDER BY link_code, sub_id",
+            partner,
+            from_ms,
+            to_ms,
         )
-        .bind(partner)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .iter()
@@ -669,7 +674,8 @@ impl Store for SqliteStore {
     }
 
     async fn daily_figures(&self, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<DayFigures>, DbError> {
-        let rows = sqlx::query(
+        let rows = period_rows(
+            &self.pool,
             "SELECT day, SUM(hits) AS hits, SUM(opt_ins) AS opt_ins, SUM(orders) AS orders, SUM(commission) AS commission
              FROM (
                SELECT at_ms / 86400000 AS day, COUNT(*) AS hits, 0 AS opt_ins, 0 AS orders, 0 AS commission
@@ -683,11 +689,10 @@ impl Store for SqliteStore {
                SELECT at_ms / 86400000, 0, 0, 0, SUM(amount_minor)
                  FROM ledger WHERE partner_code = ?1 AND kind = 'earned' AND at_ms >= ?2 AND at_ms < ?3 GROUP BY 1
              ) GROUP BY day ORDER BY day",
+            partner,
+            from_ms,
+            to_ms,
         )
-        .bind(partner)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .iter()
@@ -702,7 +707,8 @@ impl Store for SqliteStore {
     }
 
     async fn products_sold(&self, partner: &str, from_ms: i64, to_ms: i64) -> Result<Vec<ProductSold>, DbError> {
-        let rows = sqlx::query(
+        let rows = period_rows(
+            &self.pool,
             "SELECT sku, name, currency, quantity, revenue FROM (
                SELECT i.sku, MAX(i.name) AS name, o.currency, SUM(i.quantity) AS quantity, SUM(i.quantity * i.unit_price_minor) AS revenue
                  FROM orders o JOIN order_items i ON i.order_id = o.order_id
@@ -712,11 +718,10 @@ impl Store for SqliteStore {
                  FROM orders o WHERE o.partner_code = ?1 AND o.occurred_at_ms >= ?2 AND o.occurred_at_ms < ?3
                    AND NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.order_id) GROUP BY o.currency
              ) ORDER BY revenue DESC, sku",
+            partner,
+            from_ms,
+            to_ms,
         )
-        .bind(partner)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .iter()
