@@ -166,16 +166,7 @@ async fn commissions_stay_pending_for_the_refund_window_then_are_approved() {
         o["occurred_at"] = json!(rfc3339(at));
         assert_eq!(app.post_order(&o).await.status(), 200);
     }
-    let ledger: Value = app
-        .client
-        .get(app.url("/v1/partners/jane/ledger"))
-        .bearer_auth(token["token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ledger = app.get_json("/v1/partners/jane/ledger", token["token"].as_str().unwrap()).await;
     let usd = &ledger["balances"][0];
     assert_eq!(
         (usd["earned_minor"].as_i64(), usd["approved_minor"].as_i64(), usd["pending_minor"].as_i64(), usd["balance_minor"].as_i64()),

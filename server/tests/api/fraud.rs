@@ -4,9 +4,7 @@ use crate::helpers::*;
 use serde_json::Value;
 
 async fn report(app: &TestApp) -> Value {
-    let r = app.client.get(app.url("/v1/admin/report")).bearer_auth(ADMIN_KEY).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+    app.get_json("/v1/admin/report", ADMIN_KEY).await
 }
 
 #[tokio::test]

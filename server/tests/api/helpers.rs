@@ -177,6 +177,13 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// GETs `path` with `bearer` and reads a 200's JSON body.
+    pub async fn get_json(&self, path: &str, bearer: &str) -> Value {
+        let r = self.client.get(self.url(path)).bearer_auth(bearer).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.json().await.unwrap()
+    }
+
     pub async fn metrics(&self) -> String {
         self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap()
     }

@@ -34,7 +34,7 @@ async fn the_profile_shows_the_commission_structure_and_ready_to_share_links() {
     assert_eq!(r.status(), 201);
     let r = app.admin_post("/v1/admin/links", json!({"code":"johns","destination":"https://www.merchant.test/j","partner":"john"})).await;
     assert_eq!(r.status(), 201);
-    let profile: Value = get(&app, "/v1/partners/jane/profile", &token(&app, "jane").await).await.json().await.unwrap();
+    let profile = app.get_json("/v1/partners/jane/profile", &token(&app, "jane").await).await;
     assert_eq!(profile["programs"][0]["code"], "standard");
     assert_eq!(profile["programs"][0]["rate_bps"], 3000);
     assert_eq!(profile["programs"][0]["products"][0]["sku"], "ebook");
@@ -71,7 +71,7 @@ async fn the_merchants_report_lists_every_partner_as_json_and_csv() {
     let app = spawn_seeded_app().await;
     let click = app.click("jane", None).await;
     assert_eq!(app.post_order(&order("api:rep1", Some(&click), "buyer@example.com")).await.status(), 200);
-    let report: Value = get(&app, "/v1/admin/report", ADMIN_KEY).await.json().await.unwrap();
+    let report = app.get_json("/v1/admin/report", ADMIN_KEY).await;
     let partners = report["partners"].as_array().unwrap();
     assert_eq!(partners.iter().map(|p| p["partner"].as_str().unwrap()).collect::<Vec<_>>(), ["jane", "john"]);
     assert_eq!((partners[0]["orders"].as_i64(), partners[0]["commission_minor"].as_i64()), (Some(1), Some(2970)));

@@ -22,10 +22,7 @@ async fn sale(app: &TestApp, id: &str, partner: &str, total: i64) {
 }
 
 async fn balance(app: &TestApp, partner: &str) -> Value {
-    let r = app.client.get(app.url(&format!("/v1/partners/{partner}/ledger"))).bearer_auth(ADMIN_KEY).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let ledger: Value = r.json().await.unwrap();
-    ledger["balances"][0].clone()
+    app.get_json(&format!("/v1/partners/{partner}/ledger"), ADMIN_KEY).await["balances"][0].clone()
 }
 
 #[tokio::test]
@@ -33,16 +30,7 @@ async fn a_payout_run_pays_approved_balances_over_the_minimum_and_marks_them_pai
     let app = app_without_hold().await;
     sale(&app, "api:p1", "jane", 9900).await; // 29.70
     sale(&app, "api:p2", "john", 1000).await; // 3.00, under the minimum
-    let preview: Value = app
-        .client
-        .get(app.url("/v1/admin/payouts/preview?min_balance=500"))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let preview = app.get_json("/v1/admin/payouts/preview?min_balance=500", ADMIN_KEY).await;
     assert_eq!(preview["payouts"].as_array().unwrap().len(), 1, "{preview}");
     assert_eq!((preview["payouts"][0]["partner"].as_str(), preview["payouts"][0]["amount"].as_str()), (Some("jane"), Some("29.70")));
     assert_eq!(balance(&app, "jane").await["paid_minor"], 0, "a preview marks nothing");
