@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/programs/{code}/products", post(routes::admin::set_product))
         .route("/v1/admin/partners", get(routes::admin::list_partners).post(routes::admin::add_partner))
         .route("/v1/admin/partners/{code}/tokens", post(routes::admin::issue_partner_token))
+        .route("/v1/admin/keys/{id}", axum::routing::delete(routes::admin::revoke_key))
         .route("/v1/admin/links", get(routes::admin::list_links).post(routes::admin::add_link))
         .route("/v1/admin/report", get(routes::admin_report::report))
         .route("/v1/admin/payouts/preview", get(routes::admin_report::preview_payouts))

@@ -86,6 +86,16 @@ pub async fn issue_partner_token(
     Ok((StatusCode::CREATED, Json(json!({ "id": id, "partner": code, "token": token }))))
 }
 
+/// Revokes an admin key or partner token by id: it stops working at once.
+pub async fn revoke_key(State(state): State<AppState>, Path(id): Path<i64>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+    require_admin(&state, &headers).await?;
+    match state.store.revoke_key(id, crate::now_ms()).await {
+        Ok(()) => Ok(Json(json!({ "revoked": id }))),
+        Err(crate::store::DbError::NotFound(_)) => Err(ApiError::not_found("unknown_key", format!("no active key {id}"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Lists links.
 pub async fn list_links(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;

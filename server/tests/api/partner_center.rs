@@ -28,6 +28,30 @@ async fn a_partner_token_reads_its_own_center_and_nobody_elses() {
 }
 
 #[tokio::test]
+async fn a_revoked_partner_token_stops_working_at_once() {
+    let app = spawn_seeded_app().await;
+    let r = app.client.post(app.url("/v1/admin/partners/jane/tokens")).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    let issued: Value = r.json().await.unwrap();
+    let (id, jane) = (issued["id"].as_i64().unwrap(), issued["token"].as_str().unwrap().to_owned());
+    assert_eq!(get(&app, "/v1/partners/jane/ledger", &jane).await.status(), 200);
+    let r = app.client.delete(app.url(&format!("/v1/admin/keys/{id}"))).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = get(&app, "/v1/partners/jane/ledger", &jane).await;
+    assert_eq!(r.status(), 401);
+    // Only the hash is stored, and a second revocation finds nothing to revoke.
+    let r = app.client.delete(app.url(&format!("/v1/admin/keys/{id}"))).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    assert_eq!(error_code(r).await, "unknown_key");
+    // The CLI revokes too.
+    let r = app.client.post(app.url("/v1/admin/partners/jane/tokens")).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    let issued: Value = r.json().await.unwrap();
+    let second = issued["token"].as_str().unwrap();
+    assert_eq!(app.get_json("/v1/me", second).await["partner"], "jane");
+    let out = run_cli(&app.database_url, &["keys", "revoke", &issued["id"].to_string()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(get(&app, "/v1/me", second).await.status(), 401);
+}
+
+#[tokio::test]
 async fn the_profile_shows_the_commission_structure_and_ready_to_share_links() {
     let app = spawn_seeded_app().await;
     let r = app.admin_post("/v1/admin/programs/standard/products", json!({"sku":"ebook","rate_bps":5000})).await;
