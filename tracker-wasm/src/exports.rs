@@ -266,3 +266,86 @@ mod tests {
         assert_eq!(ask(Op::CheckoutParams, &["evil.test", "buy.stripe.com"]), "");
     }
 }
+
+/// The core compiled to wasm32 and run in headless Chromium by wasm-bindgen-test (`cargo xtask
+/// test` runs it): the operations through the shared buffer, exactly as the loader calls them.
+/// The browser I/O around them (cookies, storage, consent, fields, beacons) is tested with the
+/// real loader over WebDriver in `tests/tests/snippet.rs`.
+#[cfg(all(test, target_arch = "wasm32"))]
+mod in_browser {
+    use super::*;
+    use std::format;
+    use std::string::String;
+    use wasm_bindgen_test::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    const CLICK: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+    const OTHER: &str = "BBBBBBBBBBBBBBBBBBBBBB";
+    const NOW: &str = "1763629200";
+
+    /// Writes the arguments into the buffer, calls, reads the answer: what the loader's `bind` does.
+    fn ask(op: Op, args: &[&str]) -> String {
+        let joined = args.join("\u{1f}");
+        let start = io() as usize;
+        assert_eq!(start, IO.as_ptr() as usize);
+        for (slot, b) in IO.iter().zip(joined.as_bytes()) {
+            slot.store(*b, Relaxed);
+        }
+        let len = call(op as u32, joined.len() as u32) as usize;
+        String::from_utf8(IO.iter().take(len).map(|b| b.load(Relaxed)).collect()).unwrap()
+    }
+
+    #[wasm_bindgen_test]
+    fn the_last_click_replaces_the_stored_one_and_first_click_mode_keeps_it() {
+        let jane = ask(Op::Capture, &["", "", CLICK, "jane", "", "", "30", NOW]);
+        let last = ask(Op::Capture, &[&jane, "", OTHER, "john", "", "", "30", NOW]);
+        assert!(last.starts_with(&format!("1.{OTHER}.john.")), "{last}");
+        let first = ask(Op::Capture, &[&jane, "", OTHER, "john", "", "1", "30", NOW]);
+        assert_eq!(first, jane);
+    }
+
+    #[wasm_bindgen_test]
+    fn invalid_values_from_the_address_are_ignored_and_tampered_records_refused() {
+        assert_eq!(ask(Op::Capture, &["", "", "short", "<script>", "x y", "", "30", NOW]), "");
+        assert_eq!(ask(Op::Capture, &["1..ja ne..99999999999", "", "", "", "", "", "30", NOW]), "");
+        let kept = ask(Op::Capture, &["", "", CLICK, "<script>", "bad sid", "", "30", NOW]);
+        assert!(kept.starts_with(&format!("1.{CLICK}...")), "{kept}");
+    }
+
+    #[wasm_bindgen_test]
+    fn a_reloaded_confirmation_page_reports_its_conversion_once() {
+        let record = ask(Op::Capture, &["", "", CLICK, "jane", "", "", "30", NOW]);
+        let first = ask(Op::ConversionEvent, &[&record, "cs_1", "", "99.00", "usd", "", NOW]);
+        let (sent, event) = first.split_once('\n').unwrap();
+        assert_eq!(
+            event,
+            format!(r#"{{"type":"conversion","order_id":"cs_1","amount_minor":9900,"currency":"USD","click_id":"{CLICK}"}}"#)
+        );
+        assert_eq!(ask(Op::ConversionEvent, &[&record, "cs_1", "", "99.00", "usd", sent, NOW]), "sent");
+    }
+
+    #[wasm_bindgen_test]
+    fn checkout_links_are_decorated_and_others_left_alone() {
+        assert_eq!(ask(Op::CheckoutParams, &["buy.stripe.com", "buy.stripe.com,pay.example.com"]), "rt_click client_reference_id");
+        assert_eq!(ask(Op::CheckoutParams, &["eu.pay.example.com", "buy.stripe.com,pay.example.com"]), "rt_click");
+        assert_eq!(ask(Op::CheckoutParams, &["pay.example.com.evil.test", "pay.example.com"]), "");
+    }
+
+    #[wasm_bindgen_test]
+    fn a_lead_event_carries_the_email_and_the_live_click() {
+        let record = ask(Op::Capture, &["", "", CLICK, "jane", "", "", "30", NOW]);
+        let lead = ask(Op::LeadEvent, &[&record, " Fan@Example.com ", "https://webinar-tool.test/join", NOW]);
+        assert_eq!(
+            lead,
+            format!(r#"{{"type":"lead","page":"https://webinar-tool.test/join","email":"fan@example.com","click_id":"{CLICK}"}}"#)
+        );
+        assert_eq!(ask(Op::LeadEvent, &["", "not an email", "/", NOW]), "");
+    }
+
+    #[wasm_bindgen_test]
+    fn an_argument_list_longer_than_the_buffer_answers_nothing() {
+        // The loader never passes one (it checks the encoded length), but the core must not trap.
+        assert_eq!(call(Op::View as u32, (CAPACITY + 10) as u32), 0);
+    }
+}

@@ -11,15 +11,16 @@
 //! answers are written into a fixed buffer ([`out`]). Its panic handler traps (the loader catches
 //! it), so no formatting machinery is shipped. Natively (unit tests) it uses std.
 
-#![cfg_attr(target_arch = "wasm32", no_std)]
+// Tests compiled to wasm32 (wasm-bindgen-test in a browser) use std's harness, allocator and panics.
+#![cfg_attr(all(target_arch = "wasm32", not(test)), no_std)]
 
 // Nothing allocates (see `out`); wasm-bindgen still names an allocator, so it gets one that
 // always fails, a few bytes instead of a real one.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(test)))]
 #[global_allocator]
 static ALLOCATOR: lol_alloc::FailAllocator = lol_alloc::FailAllocator;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(test)))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()

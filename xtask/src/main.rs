@@ -3,8 +3,9 @@
 //! - `snippet` builds the browser snippet into `www/dist/` and enforces its size budget.
 //! - `demo` builds what is needed and runs `reftrack demo`.
 //! - `bench` measures clicks/s, orders/s and the connector against same-run baselines.
-//! - `test` installs what the tests need on a fresh machine (wasm target, Chromium, PostgreSQL), builds the
-//!   snippet, then runs every test of the workspace.
+//! - `test` installs what the tests need on a fresh machine (wasm target, Chromium, PostgreSQL,
+//!   wasm-bindgen's test runner), builds the snippet, then runs every test of the workspace and the
+//!   wasm core's tests in headless Chromium.
 
 mod setup;
 mod snippet;
@@ -46,8 +47,14 @@ fn main() -> Result<()> {
         Some("test") => {
             setup::wasm_target()?;
             setup::system_packages()?;
+            setup::wasm_bindgen_test_runner()?;
             snippet::build_if_stale()?;
-            run(cargo().args(["test", "--workspace"]))
+            run(cargo().args(["test", "--workspace"]))?;
+            // The wasm core itself, compiled to wasm32, in headless Chromium (tracker-wasm/webdriver.json).
+            run(cargo()
+                .args(["test", "-p", "reftrack-tracker", "--lib", "--target", "wasm32-unknown-unknown"])
+                .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
+                .env("CHROMEDRIVER", "chromedriver"))
         }
         Some("bench") => {
             // Release binaries of the server and connector, measured by the bench driver.

@@ -19,6 +19,20 @@ pub fn wasm_target() -> Result<()> {
     }
 }
 
+/// The version of `wasm-bindgen-test-runner` that matches the pinned wasm-bindgen.
+const WASM_BINDGEN: &str = "0.2.130";
+
+/// `wasm-bindgen-test-runner` (runs the wasm core's tests in headless Chromium), from crates.io
+/// when missing or of another version: `cargo install wasm-bindgen-cli` (about two minutes).
+pub fn wasm_bindgen_test_runner() -> Result<()> {
+    let version = Command::new("wasm-bindgen-test-runner").arg("--version").output();
+    if version.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(WASM_BINDGEN)) {
+        return Ok(());
+    }
+    // Not --locked: the CLI's own lockfile does not build with this toolchain.
+    run(crate::cargo().args(["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN]))
+}
+
 fn has_postgres() -> bool {
     std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.path().join("bin/initdb").exists())))
 }
