@@ -96,6 +96,10 @@ async fn shop() -> Shop {
     let small = json!([{"sku":"course","name":"The Course","quantity":1,"unit_price_minor":5000}]);
     shop.track.post_order(&order("api:john_old", None, Some("john"), now - 40 * DAY_SECS, small, 5000)).await.unwrap();
     // Kim's ebook sale: kim earns 50 %, jane 10 % as kim's parent.
+    // Jane buying through her own click: nobody earns, and it is counted as a self-referral.
+    let mut own = order("api:self", Some(&jane_click), None, now, course.clone(), 9900);
+    own["customer"]["email"] = json!("jane@partners.example");
+    assert_eq!(shop.track.post_order(&own).await.unwrap()["reason"], "self_referral");
     let ebook = json!([{"sku":"ebook","name":"The Ebook","quantity":2,"unit_price_minor":1500}]);
     shop.track.post_order(&order("api:kim", None, Some("kim"), now, ebook, 3000)).await.unwrap();
     shop
@@ -214,6 +218,9 @@ async fn the_merchants_partner_view_lists_every_partner_with_the_apis_figures_an
     let shown = b.eval("return Array.from(document.querySelectorAll('#payouts tr[data-partner]')).map(function (r) { return r.getAttribute('data-partner'); })").await.unwrap();
     let want: Vec<&str> = due["payouts"].as_array().unwrap().iter().map(|p| p["partner"].as_str().unwrap()).collect();
     assert_eq!(shown, json!(want));
+    assert_eq!(b.eval("return document.querySelector('#fraud-self_referral .value').textContent").await.unwrap(), "1");
+    let jane_flags = &rows[0][13];
+    assert_eq!(jane_flags, "self_referral 1");
     b.full_page_screenshot(&root().join("target/screenshots/admin-partners.png")).await.unwrap();
     b.close().await.unwrap();
 }
