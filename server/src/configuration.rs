@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// flood (redirected, not counted). 0 turns the check off.
     #[arg(long, env = "REFTRACK_CLICK_FLOOD_LIMIT", default_value_t = 20)]
     pub click_flood_limit: u32,
+    /// Behind a reverse proxy or CDN: the header carrying the visitor's IP (`x-forwarded-for`,
+    /// `x-real-ip`, `cf-connecting-ip`); its last value is used. Unset: the connection's address.
+    #[arg(long, env = "REFTRACK_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -83,6 +87,8 @@ pub struct Settings {
     pub attribution: Model,
     /// Clicks per IP per link per hour before the rest count as a flood (0: no limit).
     pub click_flood_limit: u32,
+    /// The header with the visitor's IP behind a proxy, lower-cased; `None`: the peer address.
+    pub client_ip_header: Option<String>,
     /// Set only by `reftrack demo`: enables the demo checkout that stands in for a cart.
     pub demo: bool,
 }
@@ -133,6 +139,7 @@ impl Settings {
             www_dir: serve.www_dir.clone().unwrap_or_else(default_www_dir),
             attribution: serve.attribution,
             click_flood_limit: serve.click_flood_limit,
+            client_ip_header: serve.client_ip_header.as_deref().map(str::trim).filter(|h| !h.is_empty()).map(str::to_ascii_lowercase),
             demo: false,
         })
     }

@@ -44,7 +44,7 @@ pub async fn follow_link(
     };
     let window_secs = window_days * 86_400;
     let now = crate::now_ms();
-    let ip_hash = hex::encode(&sha2::Sha256::digest(peer.ip().to_string().as_bytes())[..8]);
+    let ip_hash = hex::encode(&sha2::Sha256::digest(client_ip(&state.settings, &headers, peer).as_bytes())[..8]);
     if !state.flood.lock().expect("flood lock").allow(&ip_hash, link, now) {
         // Still a working link for the visitor, but neither a hit nor a click anyone can earn on.
         state.metrics.reject(Reason::ClickFlood.as_str());
@@ -78,6 +78,17 @@ pub async fn follow_link(
     let mut response = redirect(&with_click(destination, id.as_str()), Some(cookie));
     response.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static header"));
     Ok(response)
+}
+
+/// The visitor's IP: the last value of the configured proxy header (what the nearest proxy saw;
+/// earlier values are the client's to forge), else the connection's address.
+fn client_ip(settings: &crate::configuration::Settings, headers: &HeaderMap, peer: SocketAddr) -> String {
+    let forwarded = settings.client_ip_header.as_deref().and_then(|name| headers.get_all(name).iter().next_back());
+    let last = forwarded.and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next()).map(str::trim).filter(|v| !v.is_empty());
+    match last {
+        Some(ip) => ip.chars().take(64).collect(),
+        None => peer.ip().to_string(),
+    }
 }
 
 /// The destination with `rt_click` appended, keeping its own query and fragment.

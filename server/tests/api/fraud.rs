@@ -49,6 +49,25 @@ async fn clicks_beyond_the_flood_limit_redirect_but_count_as_a_flood_not_as_hits
 }
 
 #[tokio::test]
+async fn behind_a_proxy_the_flood_check_counts_each_visitor_by_the_configured_header() {
+    let app = spawn_app_with(&[("REFTRACK_CLICK_FLOOD_LIMIT", "2"), ("REFTRACK_CLIENT_IP_HEADER", "X-Forwarded-For")]).await;
+    app.seed().await;
+    let follow = |ip: String| {
+        let req = app.client.get(app.url("/go/offer?aff=jane")).header("x-forwarded-for", ip);
+        async move { click_from(req.send().await.unwrap().headers()).is_some() }
+    };
+    // Ten visitors through one proxy address are ten visitors, not a flood…
+    for n in 0..10 {
+        assert!(follow(format!("203.0.113.{n}")).await, "visitor {n}");
+    }
+    // …while one visitor is still limited, whatever they put in front of the proxy's value.
+    let credited: Vec<bool> = futures::future::join_all((0..3).map(|n| follow(format!("10.9.9.{n}, 198.51.100.7")))).await;
+    assert_eq!(credited.iter().filter(|c| **c).count(), 2);
+    let stats = app.stats("jane").await;
+    assert_eq!((stats["hits"].as_i64(), stats["fraud"]["click_flood"].as_i64()), (Some(12), Some(1)));
+}
+
+#[tokio::test]
 async fn a_conversion_pixel_without_a_matching_click_is_counted_for_the_merchant() {
     let app = spawn_seeded_app().await;
     app.follow("/v1/pixel.gif?order_id=orphan_1&amount_minor=500&currency=USD").await;
