@@ -1,6 +1,8 @@
 //! Fraud signals: each a reason counted in the partner's stats and the merchant's report.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 /// Why something was flagged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,7 +38,9 @@ impl Reason {
 pub struct FloodGuard {
     limit: u32,
     window_ms: i64,
-    counts: HashMap<(String, String), (i64, u32)>,
+    /// Keyed by a 64-bit hash of (IP hash, link): no allocation per click.
+    counts: HashMap<u64, (i64, u32)>,
+    hasher: RandomState,
 }
 
 /// Most keys remembered; past this, windows that ended are forgotten first.
@@ -45,7 +49,7 @@ const MAX_KEYS: usize = 100_000;
 impl FloodGuard {
     /// At most `limit` clicks per key in each `window_ms`; a limit of 0 turns the guard off.
     pub fn new(limit: u32, window_ms: i64) -> Self {
-        Self { limit, window_ms, counts: HashMap::new() }
+        Self { limit, window_ms, counts: HashMap::new(), hasher: RandomState::new() }
     }
 
     /// Counts a click; false when it is over the limit for its window.
@@ -60,7 +64,7 @@ impl FloodGuard {
                 self.counts.clear();
             }
         }
-        let slot = self.counts.entry((ip_hash.to_owned(), link.to_owned())).or_insert((now_ms, 0));
+        let slot = self.counts.entry(self.hasher.hash_one((ip_hash, link))).or_insert((now_ms, 0));
         if now_ms - slot.0 >= self.window_ms {
             *slot = (now_ms, 0);
         }

@@ -4,75 +4,18 @@
 use crate::auth::require_partner_or_admin;
 use crate::domain::period::parse_period;
 use crate::error::ApiError;
+use crate::report::{summarise, Stats};
 use crate::startup::AppState;
-use crate::store::{DayFigures, FigureRow, Figures, ProductSold};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use serde::Deserialize;
 
 /// Date range of the report.
 #[derive(Debug, Deserialize)]
 pub struct StatsQuery {
     pub from: Option<String>,
     pub to: Option<String>,
-}
-
-/// The report.
-#[derive(Debug, Serialize)]
-pub struct Stats {
-    pub partner: String,
-    #[serde(flatten)]
-    pub total: Figures,
-    pub by_link: Vec<ByKey>,
-    pub by_sub_id: Vec<ByKey>,
-    /// Per UTC day (days since 1970-01-01), only days with activity.
-    pub daily: Vec<DayFigures>,
-    pub products: Vec<ProductSold>,
-    pub fraud: BTreeMap<String, i64>,
-}
-
-/// Figures for one link or one SubID (`null` where the credit had none).
-#[derive(Debug, Serialize)]
-pub struct ByKey {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub link: Option<Option<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub_id: Option<Option<String>>,
-    #[serde(flatten)]
-    pub figures: Figures,
-}
-
-fn add(into: &mut Figures, f: &Figures) {
-    into.hits += f.hits;
-    into.opt_ins += f.opt_ins;
-    into.orders += f.orders;
-    into.unverified_conversions += f.unverified_conversions;
-    into.revenue_minor += f.revenue_minor;
-    into.commission_minor += f.commission_minor;
-    into.clawback_minor += f.clawback_minor;
-}
-
-/// Sums rows into a total and per-link / per-SubID breakdowns.
-pub fn summarise(partner: String, rows: &[FigureRow]) -> Stats {
-    let mut total = Figures::default();
-    let mut by_link: BTreeMap<Option<String>, Figures> = BTreeMap::new();
-    let mut by_sub: BTreeMap<Option<String>, Figures> = BTreeMap::new();
-    for row in rows {
-        add(&mut total, &row.figures);
-        add(by_link.entry(row.link.clone()).or_default(), &row.figures);
-        add(by_sub.entry(row.sub_id.clone()).or_default(), &row.figures);
-    }
-    Stats {
-        partner,
-        total,
-        by_link: by_link.into_iter().map(|(link, figures)| ByKey { link: Some(link), sub_id: None, figures }).collect(),
-        by_sub_id: by_sub.into_iter().map(|(sub, figures)| ByKey { link: None, sub_id: Some(sub), figures }).collect(),
-        daily: Vec::new(),
-        products: Vec::new(),
-        fraud: BTreeMap::new(),
-    }
 }
 
 /// Answers the partner's figures; the admin key or that partner's own token.
