@@ -9,7 +9,7 @@ use reftrack_protocol::Currency;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// The report.
+/// A partner's stats: totals, by link and SubID, by day, by product, and fraud counts.
 #[derive(Debug, Serialize)]
 pub struct Stats {
     pub partner: String,
