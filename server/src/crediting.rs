@@ -77,59 +77,7 @@ pub async fn credit_order(state: &AppState, order: CanonicalOrder, body_hash: St
     }
     let occurred_at_ms = to_ms(order.occurred_at);
     let mut partners = Partners { state, cache: HashMap::new() };
-    let mut facts = Facts { occurred_at_ms, customer_email: order.customer.email.clone(), ..Facts::default() };
-
-    // The order's own click; failing that, the click the confirmation page's pixel saw.
-    let mut click_id = order.attribution.click_id.as_ref().map(|c| c.to_string());
-    if click_id.is_none() {
-        click_id = state.store.conversion_for_order(&order_id).await?.and_then(|c| c.click_id);
-    }
-    if let Some(id) = &click_id {
-        if let Some(c) = recorded_click(state, id).await? {
-            facts.clicks.extend(partners.touch(c.into()).await?);
-        }
-    }
-    if let Some(email) = &order.customer.email {
-        if let Some(lead) = state.store.contact_lead(email.as_str()).await? {
-            facts.lead = partners.touch(lead).await?;
-        }
-    }
-    if let Some(named) = &order.attribution.partner {
-        let named = StoredTouch {
-            partner: named.to_string(),
-            click_id: None,
-            link: None,
-            sub_id: order.attribution.sub_id.as_ref().map(|s| s.to_string()),
-            program: None,
-            at_ms: occurred_at_ms,
-            expires_at_ms: occurred_at_ms,
-        };
-        facts.named_partner = partners.touch(named).await?;
-    }
-    let mut renewal = None;
-    if let (true, Some(subscription)) = (order.renewal, &order.subscription_id) {
-        let earlier: Vec<SubscriptionOrder> = state
-            .store
-            .subscription_orders(subscription)
-            .await?
-            .into_iter()
-            .filter(|o| (o.occurred_at_ms, o.order_id.as_str()) < (occurred_at_ms, order_id.as_str()))
-            .collect();
-        renewal = Some(1 + earlier.iter().filter(|o| o.renewal).count() as u32);
-        if let Some(first) = earlier.into_iter().find(|o| o.partner.is_some()) {
-            let touch = StoredTouch {
-                partner: first.partner.unwrap_or_default(),
-                click_id: first.click_id,
-                link: first.link,
-                sub_id: first.sub_id,
-                program: first.program,
-                at_ms: first.occurred_at_ms,
-                expires_at_ms: i64::MAX,
-            };
-            facts.subscription = partners.touch(touch).await?;
-        }
-    }
-
+    let (facts, renewal) = gather_facts(state, &mut partners, &order, &order_id).await?;
     let credit = attribution::attribute(&facts, state.settings.attribution);
     let (status, credited_by, reason) = match &credit {
         Credit::Click(_) => ("attributed", Some("click"), None),
@@ -139,61 +87,9 @@ pub async fn credit_order(state: &AppState, order: CanonicalOrder, body_hash: St
         Credit::Unattributed(r) => ("unattributed", None, Some(snake(&format!("{r:?}")))),
     };
     let touch = credit.touch();
-
-    // Who earns what: the sale partner under the best-paying program open to them, their parents,
-    // and the contact's lead partner under their own program.
-    let mut programs = ProgramBook::default();
-    let sale_program = match (touch, &credit) {
-        (Some(t), Credit::Subscription(_)) if t.program.is_some() => programs.load(state, t.program.as_deref().unwrap_or_default()).await?,
-        (Some(t), _) => {
-            let mut candidates = Vec::new();
-            for code in eligible_programs(state, &mut partners, t).await? {
-                candidates.extend(programs.load(state, &code).await?);
-            }
-            split::choose_program(&order, &candidates).cloned()
-        }
-        (None, _) => None,
-    };
-    let mut ancestors = Vec::new();
-    if let Some(t) = touch {
-        let mut next = partners.get(t.partner.as_str()).await?.and_then(|p| p.parent);
-        while let Some(code) = next.take().filter(|_| ancestors.len() < 2) {
-            next = partners.get(&code).await?.and_then(|p| p.parent);
-            ancestors.push(code);
-        }
-    }
-    let lead = match (&facts.lead, &credit) {
-        (Some(l), Credit::Click(_) | Credit::Named(_) | Credit::Subscription(_)) if l.covers(occurred_at_ms) => {
-            let code = match &l.program {
-                Some(p) => Some(p.clone()),
-                None => partners.get(l.partner.as_str()).await?.and_then(|p| p.programs.first().cloned()),
-            };
-            match code {
-                Some(code) => programs.load(state, &code).await?.map(|terms| (l.partner.to_string(), terms)),
-                None => None,
-            }
-        }
-        _ => None,
-    };
-    let mut buyer = None;
-    if let Some(email) = &order.customer.email {
-        for code in ancestors.iter().chain(lead.as_ref().map(|(p, _)| p)) {
-            if partners.get(code).await?.is_some_and(|p| Email::parse(&p.email).is_ok_and(|e| e == *email)) {
-                buyer = Some(code.clone());
-            }
-        }
-    }
-    let parties = split::Parties {
-        sale: touch.zip(sale_program.as_ref()).map(|(t, p)| (t.partner.as_str(), p)),
-        ancestors: ancestors.iter().map(String::as_str).collect(),
-        lead: lead.as_ref().map(|(p, terms)| (p.as_str(), terms)),
-        buyer: buyer.as_deref(),
-        renewal,
-    };
-    let shares = split::shares(&order, &parties);
-    let sale_partner = touch.map(|t| t.partner.to_string());
+    let Planned { sale_program, shares, programs } = plan_shares(state, &mut partners, &order, &facts, &credit, renewal).await?;
+    let partner = touch.map(|t| t.partner.to_string());
     let commission_minor = shares.iter().filter(|s| s.role == Role::Sale).map(|s| s.amount_minor).sum::<i64>();
-    let partner = sale_partner.clone();
     let link = touch.and_then(|t| t.link.as_ref().map(|l| l.to_string()));
     let sub_id = touch.and_then(|t| t.sub_id.as_ref().map(|s| s.to_string()));
     let response_json = json!({
@@ -282,6 +178,143 @@ pub async fn credit_order(state: &AppState, order: CanonicalOrder, body_hash: St
         },
         Err(e) => Err(e.into()),
     }
+}
+
+/// What storage knows about an order's possible partners: its click (or its pixel's), the
+/// contact's lead partner, a partner it names, and for a renewal the subscription's partner and
+/// which renewal this is (1 = the first after the first payment).
+async fn gather_facts(
+    state: &AppState,
+    partners: &mut Partners<'_>,
+    order: &CanonicalOrder,
+    order_id: &str,
+) -> Result<(Facts, Option<u32>), ApiError> {
+    let occurred_at_ms = to_ms(order.occurred_at);
+    let mut facts = Facts { occurred_at_ms, customer_email: order.customer.email.clone(), ..Facts::default() };
+
+    // The order's own click; failing that, the click the confirmation page's pixel saw.
+    let mut click_id = order.attribution.click_id.as_ref().map(|c| c.to_string());
+    if click_id.is_none() {
+        click_id = state.store.conversion_for_order(order_id).await?.and_then(|c| c.click_id);
+    }
+    if let Some(id) = &click_id {
+        if let Some(c) = recorded_click(state, id).await? {
+            facts.clicks.extend(partners.touch(c.into()).await?);
+        }
+    }
+    if let Some(email) = &order.customer.email {
+        if let Some(lead) = state.store.contact_lead(email.as_str()).await? {
+            facts.lead = partners.touch(lead).await?;
+        }
+    }
+    if let Some(named) = &order.attribution.partner {
+        let named = StoredTouch {
+            partner: named.to_string(),
+            click_id: None,
+            link: None,
+            sub_id: order.attribution.sub_id.as_ref().map(|s| s.to_string()),
+            program: None,
+            at_ms: occurred_at_ms,
+            expires_at_ms: occurred_at_ms,
+        };
+        facts.named_partner = partners.touch(named).await?;
+    }
+    let mut renewal = None;
+    if let (true, Some(subscription)) = (order.renewal, &order.subscription_id) {
+        let earlier: Vec<SubscriptionOrder> = state
+            .store
+            .subscription_orders(subscription)
+            .await?
+            .into_iter()
+            .filter(|o| (o.occurred_at_ms, o.order_id.as_str()) < (occurred_at_ms, order_id))
+            .collect();
+        renewal = Some(1 + earlier.iter().filter(|o| o.renewal).count() as u32);
+        if let Some(first) = earlier.into_iter().find(|o| o.partner.is_some()) {
+            let touch = StoredTouch {
+                partner: first.partner.unwrap_or_default(),
+                click_id: first.click_id,
+                link: first.link,
+                sub_id: first.sub_id,
+                program: first.program,
+                at_ms: first.occurred_at_ms,
+                expires_at_ms: i64::MAX,
+            };
+            facts.subscription = partners.touch(touch).await?;
+        }
+    }
+
+    Ok((facts, renewal))
+}
+
+/// What a credited order pays: the program chosen for the sale partner, and the shares.
+struct Planned {
+    sale_program: Option<ProgramTerms>,
+    shares: Vec<split::Share>,
+    /// The programs read on the way (their refund windows date the ledger entries).
+    programs: ProgramBook,
+}
+
+/// Who earns what: the sale partner under the best-paying program open to them, their parents,
+/// and the contact's lead partner under their own program.
+async fn plan_shares(
+    state: &AppState,
+    partners: &mut Partners<'_>,
+    order: &CanonicalOrder,
+    facts: &Facts,
+    credit: &Credit,
+    renewal: Option<u32>,
+) -> Result<Planned, ApiError> {
+    let touch = credit.touch();
+    let mut programs = ProgramBook::default();
+    let sale_program = match (touch, credit) {
+        (Some(t), Credit::Subscription(_)) if t.program.is_some() => programs.load(state, t.program.as_deref().unwrap_or_default()).await?,
+        (Some(t), _) => {
+            let mut candidates = Vec::new();
+            for code in eligible_programs(state, partners, t).await? {
+                candidates.extend(programs.load(state, &code).await?);
+            }
+            split::choose_program(order, &candidates).cloned()
+        }
+        (None, _) => None,
+    };
+    let mut ancestors = Vec::new();
+    if let Some(t) = touch {
+        let mut next = partners.get(t.partner.as_str()).await?.and_then(|p| p.parent);
+        while let Some(code) = next.take().filter(|_| ancestors.len() < 2) {
+            next = partners.get(&code).await?.and_then(|p| p.parent);
+            ancestors.push(code);
+        }
+    }
+    let lead = match (&facts.lead, credit) {
+        (Some(l), Credit::Click(_) | Credit::Named(_) | Credit::Subscription(_)) if l.covers(facts.occurred_at_ms) => {
+            let code = match &l.program {
+                Some(p) => Some(p.clone()),
+                None => partners.get(l.partner.as_str()).await?.and_then(|p| p.programs.first().cloned()),
+            };
+            match code {
+                Some(code) => programs.load(state, &code).await?.map(|terms| (l.partner.to_string(), terms)),
+                None => None,
+            }
+        }
+        _ => None,
+    };
+    let mut buyer = None;
+    if let Some(email) = &order.customer.email {
+        for code in ancestors.iter().chain(lead.as_ref().map(|(p, _)| p)) {
+            if partners.get(code).await?.is_some_and(|p| Email::parse(&p.email).is_ok_and(|e| e == *email)) {
+                buyer = Some(code.clone());
+            }
+        }
+    }
+    let parties = split::Parties {
+        sale: touch.zip(sale_program.as_ref()).map(|(t, p)| (t.partner.as_str(), p)),
+        ancestors: ancestors.iter().map(String::as_str).collect(),
+        lead: lead.as_ref().map(|(p, terms)| (p.as_str(), terms)),
+        buyer: buyer.as_deref(),
+        renewal,
+    };
+    let shares = split::shares(order, &parties);
+    Ok(Planned { sale_program, shares, programs })
 }
 
 /// A replayed order id: a retry gets its first answer; another body is a 409 and counts as a
