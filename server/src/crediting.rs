@@ -3,6 +3,7 @@
 use crate::domain::attribution::{self, Credit, Facts, NoCredit, Touch};
 use crate::domain::commission::{self, Rate, Terms};
 use crate::domain::fraud::Reason;
+use crate::domain::ledger::Kind;
 use crate::domain::period::to_ms;
 use crate::domain::split::{self, ProgramTerms, Role};
 use crate::error::ApiError;
@@ -112,8 +113,8 @@ pub async fn credit_order(state: &AppState, order: CanonicalOrder, body_hash: St
             let own = s.role == Role::Sale;
             LedgerEntry {
                 partner: s.partner.clone(),
-                kind: "earned",
-                role: s.role.as_str(),
+                kind: Kind::Earned,
+                role: s.role,
                 program: Some(s.program.clone()),
                 amount_minor: s.amount_minor,
                 link: link.clone().filter(|_| own),
@@ -442,8 +443,8 @@ pub fn pixel_credit(click: &Click, program: Option<&Program>, amount_minor: i64,
     let amount = program.flat_minor.unwrap_or_else(|| commission::apply_bps(amount_minor, program.rate_bps));
     Some(LedgerEntry {
         partner: click.partner.clone(),
-        kind: "earned",
-        role: Role::Sale.as_str(),
+        kind: Kind::Earned,
+        role: Role::Sale,
         program: Some(program.code.clone()),
         amount_minor: amount,
         link: Some(click.link.clone()),
@@ -485,12 +486,8 @@ pub fn plan_refund(refund: &Refund, order: &OrderForRefund) -> RefundPlan {
             total += claw;
             ledger.push(LedgerEntry {
                 partner: e.partner.clone(),
-                kind: "clawback",
-                role: [Role::Sale, Role::Lead, Role::Tier2, Role::Tier3]
-                    .into_iter()
-                    .find(|r| r.as_str() == e.role)
-                    .unwrap_or(Role::Sale)
-                    .as_str(),
+                kind: Kind::Clawback,
+                role: e.role,
                 program: e.program.clone(),
                 amount_minor: -claw,
                 link: e.link.clone(),

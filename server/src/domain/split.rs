@@ -96,6 +96,11 @@ pub enum Role {
 }
 
 impl Role {
+    /// Reads the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Role::Sale, Role::Lead, Role::Tier2, Role::Tier3].into_iter().find(|r| r.as_str() == s)
+    }
+
     /// The name stored in the ledger and shown in reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -276,6 +281,14 @@ mod tests {
         let first = Parties { sale: Some(("jane", &p)), ..Parties::default() };
         let renewal = Parties { sale: Some(("jane", &p)), renewal: Some(1), ..Parties::default() };
         assert_eq!((shares(&order(1000), &first).len(), shares(&order(1000), &renewal).len()), (1, 0));
+    }
+
+    #[test]
+    fn roles_read_and_print_the_same() {
+        for role in [Role::Sale, Role::Lead, Role::Tier2, Role::Tier3] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("payout"), None);
     }
 
     #[test]

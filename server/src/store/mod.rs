@@ -234,9 +234,9 @@ pub struct Recorded {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {
     pub partner: String,
-    pub kind: &'static str,
-    /// Why the partner earns: `sale`, `lead`, `tier2`, `tier3`.
-    pub role: &'static str,
+    pub kind: crate::domain::ledger::Kind,
+    /// Why the partner earns.
+    pub role: crate::domain::split::Role,
     pub program: Option<String>,
     pub amount_minor: i64,
     pub link: Option<String>,
@@ -362,7 +362,7 @@ pub struct OrderForRefund {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Earning {
     pub partner: String,
-    pub role: String,
+    pub role: crate::domain::split::Role,
     pub program: Option<String>,
     /// When the commission becomes payable; its clawbacks share it, so they net before a payout.
     pub available_at_ms: i64,

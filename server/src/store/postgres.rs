@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::domain::fraud::Reason;
+use crate::domain::split::Role;
 use anyhow::Context;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
@@ -149,13 +150,13 @@ async fn insert_ledger(
         .bind(&e.partner)
         .bind(order_id)
         .bind(refund_id)
-        .bind(e.kind)
+        .bind(e.kind.as_str())
         .bind(e.amount_minor)
         .bind(currency)
         .bind(&e.link)
         .bind(&e.sub_id)
         .bind(at_ms)
-        .bind(e.role)
+        .bind(e.role.as_str())
         .bind(&e.program)
         .bind(e.available_at_ms)
         .execute(&mut **tx)
@@ -610,7 +611,7 @@ impl Store for PgStore {
         .iter()
         .map(|r| Earning {
             partner: r.get("partner_code"),
-            role: r.get("role"),
+            role: Role::parse(r.get("role")).unwrap_or(Role::Sale),
             program: r.get("program_code"),
             available_at_ms: r.get("available_at_ms"),
             link: r.get("link_code"),
