@@ -201,6 +201,14 @@ async fn period_rows(pool: &PgPool, sql: &'static str, partner: &str, from_ms: i
     Ok(sqlx::query(sql).bind(partner).bind(from_ms).bind(to_ms).fetch_all(pool).await?)
 }
 
+/// The programs a partner or link belongs to, one row each (`sql` binds the owner, then the program).
+async fn insert_programs(tx: &mut Transaction<'_, Postgres>, sql: &'static str, owner: &str, programs: &[String]) -> Result<(), DbError> {
+    for program in programs {
+        sqlx::query(sql).bind(owner).bind(program).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn add_program(&self, p: &Program, now_ms: i64) -> Result<(), DbError> {
@@ -272,13 +280,7 @@ impl Store for PgStore {
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
-        for program in &p.programs {
-            sqlx::query("INSERT INTO partner_programs (partner_code, program_code) VALUES ($1, $2)")
-                .bind(&p.code)
-                .bind(program)
-                .execute(&mut *tx)
-                .await?;
-        }
+        insert_programs(&mut tx, "INSERT INTO partner_programs (partner_code, program_code) VALUES ($1, $2)", &p.code, &p.programs).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -317,13 +319,7 @@ impl Store for PgStore {
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
-        for program in &l.programs {
-            sqlx::query("INSERT INTO link_programs (link_code, program_code) VALUES ($1, $2)")
-                .bind(&l.code)
-                .bind(program)
-                .execute(&mut *tx)
-                .await?;
-        }
+        insert_programs(&mut tx, "INSERT INTO link_programs (link_code, program_code) VALUES ($1, $2)", &l.code, &l.programs).await?;
         tx.commit().await?;
         Ok(())
     }
