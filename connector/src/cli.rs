@@ -98,6 +98,9 @@ impl CsvOrder {
             currency: Currency::parse(&self.currency)?,
             items: vec![],
             total_minor: self.total_minor,
+            discount_minor: 0,
+            shipping_minor: 0,
+            tax_minor: 0,
             customer: Customer { email: opt(&self.email, Email::parse)? },
             attribution: Attribution {
                 click_id: opt(&self.click_id, ClickId::parse)?,

@@ -122,12 +122,7 @@ impl Outbox {
                     reftrack_protocol::OrderId::parse(&found).map_err(|e| AcceptError::Db(sqlx::Error::Protocol(e.to_string())))?
                 }
             };
-            let body = Refund {
-                order_id,
-                refund_id: refund.refund_id.clone(),
-                amount_minor: refund.amount_minor,
-                occurred_at: refund.occurred_at,
-            };
+            let body = Refund::single(order_id, refund.refund_id.clone(), refund.amount_minor, refund.occurred_at);
             let body = serde_json::to_string(&body).expect("refunds serialise");
             added += insert(&mut tx, &format!("refund:{}", refund.refund_id), "refund", &body, now_ms).await?;
         }

@@ -10,6 +10,8 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 extern crate alloc;
 
+#[cfg(feature = "std")]
+mod blank;
 mod error;
 mod ids;
 mod money;
@@ -24,4 +26,7 @@ pub use error::ParseError;
 pub use ids::{check, ClickId, Email, LinkCode, OrderId, PartnerCode, RefundId, SubId};
 pub use money::{Currency, Money};
 #[cfg(feature = "std")]
-pub use order::{Attribution, BrowserEvent, CanonicalOrder, Conversion, Customer, Lead, LineItem, Refund, ServerLead};
+pub use order::{
+    check_amount, check_currency, check_text, Attribution, BrowserEvent, CanonicalOrder, Conversion, Customer, Lead, LineItem, Notice,
+    Refund, RefundKind, ServerLead, MAX_AMOUNT_MINOR, MAX_QUANTITY,
+};

@@ -23,6 +23,13 @@ impl Currency {
         }
     }
 
+    /// Whether the code is one of ISO 4217's active currencies. The snippet accepts any three
+    /// letters (every byte counts there); the server and connector refuse the rest.
+    #[cfg(feature = "std")]
+    pub fn is_iso4217(&self) -> bool {
+        ISO_4217.contains(&self.as_str())
+    }
+
     /// The code as text.
     pub fn as_str(&self) -> &str {
         // Built from ASCII letters only, so this never falls back.
@@ -112,6 +119,20 @@ impl Currency {
     }
 }
 
+/// ISO 4217's active codes (2025), sorted.
+#[cfg(feature = "std")]
+const ISO_4217: [&str; 169] = [
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF", "BMD", "BND", "BOB",
+    "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUC",
+    "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF",
+    "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF",
+    "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU",
+    "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR",
+    "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SLL", "SOS", "SRD", "SSP",
+    "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU",
+    "UYW", "UZS", "VED", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
+];
+
 /// An amount in integer minor units (cents) of a currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
@@ -159,5 +180,13 @@ mod tests {
         assert!(Currency::parse("US").is_err());
         assert!(Currency::parse("US1").is_err());
         assert!(Currency::parse("EURO").is_err());
+    }
+
+    #[test]
+    fn only_iso_4217_codes_are_known_currencies() {
+        assert!(Currency::parse("usd").unwrap().is_iso4217());
+        assert!(Currency::parse("JPY").unwrap().is_iso4217());
+        assert!(!Currency::parse("ABC").unwrap().is_iso4217());
+        assert!(!Currency::parse("BTC").unwrap().is_iso4217());
     }
 }

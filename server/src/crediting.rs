@@ -481,7 +481,8 @@ pub fn plan_refund(refund: &Refund, order: &OrderForRefund) -> RefundPlan {
     let mut ledger = Vec::new();
     let mut total = 0;
     for e in &order.earnings {
-        let claw = commission::clawback(e.earned_minor, order.total_minor, order.refunded_minor, refund.amount_minor, e.clawed_minor);
+        let claw =
+            commission::clawback(e.earned_minor, order.total_minor, order.refunded_minor, refund.amount_minor.unwrap_or(0), e.clawed_minor);
         if claw > 0 {
             total += claw;
             ledger.push(LedgerEntry {

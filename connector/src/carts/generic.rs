@@ -13,7 +13,7 @@ pub fn parse(body: &[u8]) -> Result<Intake, PayloadError> {
         return Ok(Intake::refunds(vec![CartRefund {
             refund_id: refund.refund_id,
             order: OrderRef::Order(refund.order_id),
-            amount_minor: refund.amount_minor,
+            amount_minor: refund.amount_minor.unwrap_or(0),
             occurred_at: refund.occurred_at,
         }]));
     }

@@ -121,6 +121,9 @@ fn transaction(t: Transaction) -> Result<Intake, PayloadError> {
         occurred_at: from_rfc3339(t.billed_at.as_deref().unwrap_or(&t.created_at))?,
         currency: Currency::parse(&t.currency_code)?,
         total_minor: minor(t.details.totals.grand_total.as_deref().unwrap_or(&t.details.totals.total))?,
+        discount_minor: 0,
+        shipping_minor: 0,
+        tax_minor: 0,
         items,
         // Paddle sends only a customer id; the email would need an API call.
         customer: Customer { email: None },

@@ -35,6 +35,9 @@ pub async fn ingest_refund(
     verify_signed(&state, &headers, &body)?;
     let refund: Refund = parse_json(&body)?;
     refund.validate().map_err(|e| ApiError::bad_request("invalid_refund", e.to_string()))?;
+    if refund.amount_minor.is_none() {
+        return Err(ApiError::bad_request("invalid_refund", "refunded_total_minor is not taken yet"));
+    }
     let answer = crediting::record_refund(&state, refund, super::body_hash(&body)).await?;
     Ok(json_answer(answer))
 }

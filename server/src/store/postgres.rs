@@ -575,7 +575,7 @@ impl Store for PgStore {
         )
         .bind(refund_id)
         .bind(order_id)
-        .bind(refund.amount_minor)
+        .bind(refund.amount_minor.unwrap_or(0))
         .bind(body_hash)
         .bind(occurred_at_ms)
         .execute(&mut *tx)
