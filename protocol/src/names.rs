@@ -4,6 +4,10 @@
 pub const CLICK_PARAM: &str = "rt_click";
 /// The first-party cookie holding the click ID.
 pub const CLICK_COOKIE: &str = "rt_click";
+/// The same click in a `SameSite=None; Secure` cookie (set only under https): read only by the
+/// credentialed lookup, so a browser that keeps third-party cookies still knows the visitor on a
+/// third-party checkout or tool page that runs the snippet.
+pub const CROSS_SITE_CLICK_COOKIE: &str = "rt_click_x";
 /// URL parameter naming the partner on a tracking link.
 pub const PARTNER_PARAM: &str = "aff";
 /// URL parameter carrying the partner's SubID.

@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// `x-real-ip`, `cf-connecting-ip`); its last value is used. Unset: the connection's address.
     #[arg(long, env = "REFTRACK_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
+    /// `off` for merchants who run cookieless: tracking links and `/v1/touch` set no cookie (the
+    /// click then travels only in the URL and what the snippet keeps).
+    #[arg(long, env = "REFTRACK_COOKIES", default_value = "on", value_parser = ["on", "off"])]
+    pub cookies: String,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -89,6 +93,8 @@ pub struct Settings {
     pub click_flood_limit: u32,
     /// The header with the visitor's IP behind a proxy, lower-cased; `None`: the peer address.
     pub client_ip_header: Option<String>,
+    /// Whether the server sets click cookies (`--cookies off`: never).
+    pub cookies: bool,
     /// Set only by `reftrack demo`: enables the demo checkout that stands in for a cart.
     pub demo: bool,
 }
@@ -140,6 +146,7 @@ impl Settings {
             attribution: serve.attribution,
             click_flood_limit: serve.click_flood_limit,
             client_ip_header: serve.client_ip_header.as_deref().map(str::trim).filter(|h| !h.is_empty()).map(str::to_ascii_lowercase),
+            cookies: serve.cookies == "on",
             demo: false,
         })
     }

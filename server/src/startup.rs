@@ -125,6 +125,7 @@ impl Application {
         if settings.public_url.port() == Some(0) {
             let _ = settings.public_url.set_port(Some(listener.local_addr()?.port()));
         }
+        crate::domain::bots::warm_up();
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_task) = BatchWriter::spawn(store.clone(), metrics.clone());
         let flood = crate::domain::fraud::FloodGuard::new(settings.click_flood_limit, 3_600_000);

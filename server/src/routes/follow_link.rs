@@ -1,6 +1,6 @@
 //! `GET /go/{link}`: the tracking link. Records the click, sets the cookie, redirects.
 
-use super::{click_set_cookie, wants_html};
+use super::{click_set_cookies, wants_html};
 use crate::domain::fraud::Reason;
 use crate::domain::{bots, click_id};
 use crate::error::ApiError;
@@ -29,16 +29,19 @@ pub async fn follow_link(
     let aff = params.get(PARTNER_PARAM).map(String::as_str);
     let route = state.routes.resolve(state.store.as_ref(), &code, aff).await?;
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let prefetch = is_prefetch(&headers);
     let (destination, link, partner, program, window_days) = match route.as_ref() {
         Route::Unknown => return Ok(unknown_link(&headers, &code)),
-        Route::Uncredited { destination, .. } | Route::Credited { destination, .. } if bots::is_bot(method == Method::HEAD, user_agent) => {
+        Route::Uncredited { destination, .. } | Route::Credited { destination, .. }
+            if bots::is_bot(method == Method::HEAD, prefetch, user_agent) =>
+        {
             Metrics::bump(&state.metrics.bot_hits);
-            return Ok(redirect(destination, None));
+            return Ok(redirect(destination, Vec::new()));
         }
         Route::Uncredited { destination, reason } => {
             Metrics::bump(&state.metrics.uncredited_hits);
             state.metrics.reject(reason);
-            return Ok(redirect(destination, None));
+            return Ok(redirect(destination, Vec::new()));
         }
         Route::Credited { destination, link, partner, program, window_days } => (destination, link, partner, program, *window_days),
     };
@@ -56,7 +59,7 @@ pub async fn follow_link(
             at_ms: now,
         };
         state.writer.write(BatchWrite::Fraud(event)).await;
-        return Ok(redirect(destination, None));
+        return Ok(redirect(destination, Vec::new()));
     }
     let id = click_id::mint();
     state
@@ -74,10 +77,19 @@ pub async fn follow_link(
         }))
         .await;
     Metrics::bump(&state.metrics.clicks);
-    let cookie = click_set_cookie(&state.settings, &id, window_secs);
-    let mut response = redirect(&with_click(destination, id.as_str()), Some(cookie));
+    let cookies = click_set_cookies(&state.settings, &id, window_secs);
+    let mut response = redirect(&with_click(destination, id.as_str()), cookies);
     response.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static header"));
     Ok(response)
+}
+
+/// Whether the browser is fetching the link ahead of a possible visit (Chrome's speculation
+/// rules, `<link rel=prefetch>`, Safari's and Firefox's previews), not a person following it.
+fn is_prefetch(headers: &HeaderMap) -> bool {
+    ["sec-purpose", "purpose", "x-purpose", "x-moz"]
+        .iter()
+        .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
+        .any(|v| v.to_ascii_lowercase().contains("prefetch") || v.eq_ignore_ascii_case("preview"))
 }
 
 /// The visitor's IP: the last value of the configured proxy header (what the nearest proxy saw;
@@ -102,10 +114,10 @@ fn with_click(destination: &str, click: &str) -> String {
     }
 }
 
-fn redirect(location: &str, cookie: Option<String>) -> Response {
+fn redirect(location: &str, cookies: Vec<String>) -> Response {
     let mut response = (StatusCode::FOUND, [(header::LOCATION, location.to_owned())]).into_response();
-    if let Some(cookie) = cookie.and_then(|c| c.parse().ok()) {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    for cookie in cookies.into_iter().filter_map(|c| c.parse().ok()) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
 }

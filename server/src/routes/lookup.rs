@@ -1,6 +1,6 @@
 //! `GET /v1/lookup`: who referred this visitor, for webinar and landing-page tools.
 
-use super::click_cookie;
+use super::any_click_cookie;
 use crate::domain::period::rfc3339_of_ms;
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -28,7 +28,7 @@ pub async fn lookup(
     let by_id = q.click.is_some();
     let click_id = match q.click.as_deref() {
         Some(raw) => Some(ClickId::parse(raw).map_err(|e| ApiError::bad_request("invalid_click_id", e.to_string()))?),
-        None => click_cookie(&headers),
+        None => any_click_cookie(&headers),
     };
     let now = crate::now_ms();
     let click = match click_id {

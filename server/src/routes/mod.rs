@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap};
-use reftrack_protocol::names::CLICK_COOKIE;
+use reftrack_protocol::names::{CLICK_COOKIE, CROSS_SITE_CLICK_COOKIE};
 use reftrack_protocol::ClickId;
 
 /// The raw request body, at most `LIMIT` bytes; more is a 413 with a JSON body.
@@ -64,22 +64,37 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
-/// The click ID from the `rt_click` cookie, if present and well-formed.
+/// The click ID from the first-party `rt_click` cookie, if present and well-formed.
 pub fn click_cookie(headers: &HeaderMap) -> Option<ClickId> {
     cookie(headers, CLICK_COOKIE).and_then(|v| ClickId::parse(v).ok())
 }
 
-/// The `Set-Cookie` value for the click cookie, set by the server (HttpOnly) for `max_age_secs`.
-pub fn click_set_cookie(settings: &crate::configuration::Settings, click: &ClickId, max_age_secs: i64) -> String {
-    let mut cookie = format!("{CLICK_COOKIE}={click}; Max-Age={}; Path=/; SameSite=Lax; HttpOnly", max_age_secs.max(0));
-    if settings.secure_cookies() {
-        cookie.push_str("; Secure");
+/// The click ID from either click cookie: the first-party one, else the cross-site one (which a
+/// browser sends only where it keeps third-party cookies). Only the credentialed lookup reads it.
+pub fn any_click_cookie(headers: &HeaderMap) -> Option<ClickId> {
+    click_cookie(headers).or_else(|| cookie(headers, CROSS_SITE_CLICK_COOKIE).and_then(|v| ClickId::parse(v).ok()))
+}
+
+/// The `Set-Cookie` values for a click, set by the server (HttpOnly) for `max_age_secs`: the
+/// first-party `SameSite=Lax` cookie and, under https, its `SameSite=None` twin. None at all when
+/// the merchant runs cookieless (`--cookies off`).
+pub fn click_set_cookies(settings: &crate::configuration::Settings, click: &ClickId, max_age_secs: i64) -> Vec<String> {
+    if !settings.cookies {
+        return Vec::new();
     }
+    let mut attributes = format!("Max-Age={}; Path=/; HttpOnly", max_age_secs.max(0));
     if let Some(domain) = &settings.cookie_domain {
-        cookie.push_str("; Domain=");
-        cookie.push_str(domain);
+        attributes.push_str("; Domain=");
+        attributes.push_str(domain);
     }
-    cookie
+    let mut cookies = Vec::with_capacity(2);
+    if settings.secure_cookies() {
+        cookies.push(format!("{CLICK_COOKIE}={click}; {attributes}; SameSite=Lax; Secure"));
+        cookies.push(format!("{CROSS_SITE_CLICK_COOKIE}={click}; {attributes}; SameSite=None; Secure"));
+    } else {
+        cookies.push(format!("{CLICK_COOKIE}={click}; {attributes}; SameSite=Lax"));
+    }
+    cookies
 }
 
 /// True when the client asked for a web page rather than JSON.

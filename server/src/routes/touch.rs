@@ -1,13 +1,13 @@
 //! `POST /v1/touch`: re-sets the click cookie from the server, HttpOnly, for the rest of its
 //! window. Safari caps cookies written by scripts at 7 days; server-set ones last the full window.
 
-use super::{click_cookie, click_set_cookie, lookup::live_click, parse_json, RawBody};
+use super::{click_cookie, click_set_cookies, lookup::live_click, parse_json, RawBody};
 use crate::domain::period::rfc3339_of_ms;
 use crate::error::ApiError;
 use crate::startup::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use reftrack_protocol::ClickId;
 use serde::Deserialize;
@@ -19,7 +19,7 @@ struct TouchBody {
 }
 
 /// Refreshes the server-set cookie for a known, unexpired click.
-pub async fn touch(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody<1024>) -> Result<impl IntoResponse, ApiError> {
+pub async fn touch(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody<1024>) -> Result<Response, ApiError> {
     let from_body = if body.iter().all(u8::is_ascii_whitespace) { None } else { parse_json::<TouchBody>(&body)?.click_id };
     let id = from_body
         .or_else(|| click_cookie(&headers))
@@ -27,9 +27,12 @@ pub async fn touch(State(state): State<AppState>, headers: HeaderMap, RawBody(bo
     let now = crate::now_ms();
     let click = live_click(&state, &id, now).await?.ok_or_else(|| ApiError::not_found("unknown_click", "no live click with that id"))?;
     let max_age = (click.expires_at_ms - now) / 1000;
-    let cookie = click_set_cookie(&state.settings, &id, max_age);
-    Ok((
-        [(header::SET_COOKIE, cookie), (header::CACHE_CONTROL, "no-store".to_owned())],
-        Json(json!({ "click_id": click.id, "partner": click.partner, "expires_at": rfc3339_of_ms(click.expires_at_ms) })),
-    ))
+    let mut response =
+        Json(json!({ "click_id": click.id, "partner": click.partner, "expires_at": rfc3339_of_ms(click.expires_at_ms) })).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for cookie in click_set_cookies(&state.settings, &id, max_age).into_iter().filter_map(|c| c.parse().ok()) {
+        headers.append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }

@@ -27,6 +27,49 @@ async fn the_cookie_is_secure_and_domain_wide_when_configured() {
 }
 
 #[tokio::test]
+async fn under_https_a_cross_site_twin_cookie_is_set_that_the_credentialed_lookup_reads() {
+    let app = spawn_app_with(&[("REFTRACK_PUBLIC_URL", "https://track.merchant.test")]).await;
+    app.seed().await;
+    let r = app.follow("/go/offer?aff=jane").await;
+    let click = click_from(r.headers()).unwrap();
+    let cookies: Vec<&str> = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    assert!(cookies[0].starts_with(&format!("rt_click={click};")) && cookies[0].contains("SameSite=Lax"), "{cookies:?}");
+    let twin = cookies[1];
+    assert!(twin.starts_with(&format!("rt_click_x={click};")), "{twin}");
+    assert!(twin.contains("SameSite=None") && twin.contains("; Secure") && twin.contains("HttpOnly"), "{twin}");
+    // A third-party page's credentialed lookup carries only the SameSite=None cookie.
+    let found: serde_json::Value =
+        app.client.get(app.url("/v1/lookup")).header("cookie", format!("rt_click_x={click}")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(found["partner"], "jane");
+}
+
+#[tokio::test]
+async fn with_cookies_off_neither_the_link_nor_touch_sets_a_cookie() {
+    let app = spawn_app_with(&[("REFTRACK_COOKIES", "off")]).await;
+    app.seed().await;
+    let r = app.follow("/go/offer?aff=jane").await;
+    assert_eq!(r.status(), 302);
+    let click = click_from(r.headers()).expect("the click still travels in the URL");
+    assert!(set_cookie(r.headers()).is_none());
+    let touched = app.client.post(app.url("/v1/touch")).body(format!("{{\"click_id\":\"{click}\"}}")).send().await.unwrap();
+    assert_eq!(touched.status(), 200);
+    assert!(set_cookie(touched.headers()).is_none());
+    assert_eq!(app.stats("jane").await["hits"], 1, "the hit still counts");
+}
+
+#[tokio::test]
+async fn browsers_prefetching_a_link_are_redirected_but_not_counted() {
+    let app = spawn_seeded_app().await;
+    for (name, value) in [("sec-purpose", "prefetch"), ("purpose", "prefetch"), ("x-purpose", "preview")] {
+        let r = app.client.get(app.url("/go/offer?aff=jane")).header(name, value).send().await.unwrap();
+        assert_eq!(r.status(), 302);
+        assert!(click_from(r.headers()).is_none(), "{name}: {value}");
+    }
+    assert_eq!(app.stats("jane").await["hits"], 0);
+}
+
+#[tokio::test]
 async fn an_unknown_link_is_a_404_json_error_or_a_page_for_browsers() {
     let app = spawn_seeded_app().await;
     let r = app.follow("/go/nope?aff=jane").await;
