@@ -97,6 +97,12 @@ macro_rules! string_newtype {
             }
         }
 
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl core::str::FromStr for $name {
             type Err = ParseError;
             fn from_str(raw: &str) -> Result<Self, ParseError> {
@@ -110,6 +116,11 @@ string_newtype!(
     /// A partner's public code, as in `?aff=jane`: 1–64 of `[A-Za-z0-9_-]`.
     PartnerCode,
     |raw| parse_code("partner code", raw, 1, 64)
+);
+string_newtype!(
+    /// A commission program's code, as in `standard`: 1–64 of `[A-Za-z0-9_-]`.
+    ProgramCode,
+    |raw| parse_code("program code", raw, 1, 64)
 );
 string_newtype!(
     /// A partner's own sub-tracking label, as in `?sid=newsletter`: 1–64 of `[A-Za-z0-9_-]`.

@@ -23,7 +23,7 @@ pub mod signature;
 pub mod text;
 
 pub use error::ParseError;
-pub use ids::{check, ClickId, Email, LinkCode, OrderId, PartnerCode, RefundId, SubId};
+pub use ids::{check, ClickId, Email, LinkCode, OrderId, PartnerCode, ProgramCode, RefundId, SubId};
 pub use money::{Currency, Money};
 #[cfg(feature = "std")]
 pub use order::{

@@ -50,6 +50,13 @@ impl From<Currency> for String {
     }
 }
 
+impl core::str::FromStr for Currency {
+    type Err = ParseError;
+    fn from_str(raw: &str) -> Result<Self, ParseError> {
+        Self::parse(raw)
+    }
+}
+
 impl fmt::Display for Currency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

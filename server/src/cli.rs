@@ -1,10 +1,13 @@
 //! The `reftrack` command: `serve`, `demo`, and the admin commands on the same database.
 
-use crate::admin;
+use crate::backoffice::admin::{self, LinkInput, PartnerInput, ProgramInput};
+use crate::backoffice::payouts;
+use crate::clock::Clock;
 use crate::configuration::{DatabaseArgs, ServeArgs, Settings};
 use crate::startup::{shutdown_signal, Application};
-use crate::store::{self, KeyGrant, Link, Partner, ProductOverride, Program};
+use crate::store::{KeyGrant, ProductOverride, Store};
 use clap::{Parser, Subcommand};
+use reftrack_protocol::PartnerCode;
 
 /// reftrack: affiliate and referral-partner tracking on your own tracking domain.
 #[derive(Debug, Parser)]
@@ -118,9 +121,9 @@ struct ProgramArgs {
     hold_days: i64,
 }
 
-impl From<ProgramArgs> for Program {
+impl From<ProgramArgs> for ProgramInput {
     fn from(a: ProgramArgs) -> Self {
-        Program {
+        ProgramInput {
             code: a.code,
             name: a.name,
             rate_bps: a.rate_bps,
@@ -200,6 +203,7 @@ impl Cli {
     /// Runs the chosen command.
     pub async fn run(self) -> anyhow::Result<()> {
         let url = self.db.database_url.clone();
+        let now = || Clock::system().now_ms();
         match self.command {
             Command::Serve(args) => {
                 let settings = Settings::from_args(&args, &self.db)?;
@@ -211,52 +215,49 @@ impl Cli {
             }
             Command::Demo(args) => crate::demo::run(&args, &self.db).await,
             Command::Program(cmd) => {
-                let store = store::connect(&url).await?;
+                let store = Store::connect(&url).await?;
                 match cmd {
-                    ProgramCommand::Add(args) => {
-                        let p = Program::from(args);
-                        print_json(&admin::add_program(store.as_ref(), p).await?)
-                    }
+                    ProgramCommand::Add(args) => print_json(&admin::add_program(&store, args.into(), now()).await?),
                     ProgramCommand::Product { program, sku, rate_bps, flat_minor } => {
-                        print_json(&admin::set_product(store.as_ref(), &program, ProductOverride { sku, rate_bps, flat_minor }).await?)
+                        print_json(&admin::set_product(&store, &program, ProductOverride { sku, rate_bps, flat_minor }).await?)
                     }
                     ProgramCommand::List => print_json(&store.programs().await?),
                 }
             }
             Command::Partner(cmd) => {
-                let store = store::connect(&url).await?;
+                let store = Store::connect(&url).await?;
                 match cmd {
                     PartnerCommand::Add { code, name, email, parent, programs } => {
-                        print_json(&admin::add_partner(store.as_ref(), Partner { code, name, email, parent, programs }).await?)
+                        print_json(&admin::add_partner(&store, PartnerInput { code, name, email, parent, programs }, now()).await?)
                     }
                     PartnerCommand::List => print_json(&store.partners().await?),
                 }
             }
             Command::Link(cmd) => {
-                let store = store::connect(&url).await?;
+                let store = Store::connect(&url).await?;
                 match cmd {
                     LinkCommand::Add { code, destination, name, partner, programs } => {
-                        print_json(&admin::add_link(store.as_ref(), Link { code, name, destination, partner, programs }).await?)
+                        print_json(&admin::add_link(&store, LinkInput { code, name, destination, partner, programs }, now()).await?)
                     }
                     LinkCommand::List => print_json(&store.links().await?),
                 }
             }
             Command::Payouts(cmd) => {
-                let store = store::connect(&url).await?;
+                let store = Store::connect(&url).await?;
                 let (create, args) = match cmd {
                     PayoutsCommand::Preview(args) => (false, args),
                     PayoutsCommand::Create(args) => (true, args),
                 };
                 anyhow::ensure!(args.min_balance >= 0, "--min-balance must not be negative");
                 let lines = if create {
-                    crate::payouts::create(store.as_ref(), args.min_balance, crate::now_ms()).await?
+                    payouts::create(&store, args.min_balance, now()).await?
                 } else {
-                    crate::payouts::preview(store.as_ref(), args.min_balance, crate::now_ms()).await?
+                    payouts::preview(&store, args.min_balance, now()).await?
                 };
                 match &args.csv {
-                    Some(path) if path.as_os_str() == "-" => print!("{}", crate::payouts::to_csv(&lines)?),
+                    Some(path) if path.as_os_str() == "-" => print!("{}", payouts::to_csv(&lines)?),
                     Some(path) => {
-                        std::fs::write(path, crate::payouts::to_csv(&lines)?)?;
+                        std::fs::write(path, payouts::to_csv(&lines)?)?;
                         eprintln!("wrote {} payout line(s) to {}", lines.len(), path.display());
                     }
                     None => print_json(&lines)?,
@@ -264,18 +265,19 @@ impl Cli {
                 Ok(())
             }
             Command::Keys(cmd) => {
-                let store = store::connect(&url).await?;
+                let store = Store::connect(&url).await?;
                 match cmd {
                     KeysCommand::Admin => {
-                        let (id, key) = admin::issue_key(store.as_ref(), KeyGrant::Admin).await?;
+                        let (id, key) = admin::issue_key(&store, KeyGrant::Admin, now()).await?;
                         print_json(&serde_json::json!({ "id": id, "key": key }))
                     }
                     KeysCommand::Partner { partner } => {
-                        let (id, key) = admin::issue_key(store.as_ref(), KeyGrant::Partner(partner.clone())).await?;
+                        let code = PartnerCode::parse(&partner).map_err(|e| anyhow::anyhow!("--partner: {e}"))?;
+                        let (id, key) = admin::issue_key(&store, KeyGrant::Partner(code), now()).await?;
                         print_json(&serde_json::json!({ "id": id, "partner": partner, "token": key }))
                     }
                     KeysCommand::Revoke { id } => {
-                        store.revoke_key(id, crate::now_ms()).await?;
+                        store.revoke_key(id, now()).await?;
                         print_json(&serde_json::json!({ "revoked": id }))
                     }
                 }

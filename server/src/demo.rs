@@ -1,10 +1,12 @@
 //! `reftrack demo`: seeds a demo program, partners and links (once), then serves and prints
 //! where to start.
 
-use crate::admin::{self, AdminError};
+use crate::backoffice::admin::{self, AdminError, LinkInput, PartnerInput, ProgramInput};
+use crate::clock::Clock;
 use crate::configuration::{DatabaseArgs, ServeArgs, Settings};
 use crate::startup::{shutdown_signal, Application};
-use crate::store::{KeyGrant, Link, Partner, ProductOverride, Program, Store};
+use crate::store::{KeyGrant, ProductOverride, Store};
+use reftrack_protocol::PartnerCode;
 
 /// The demo's signing secret when none is configured, so `/v1/orders` can be tried with a known
 /// secret. Never use it in production.
@@ -18,42 +20,44 @@ fn ignore_exists<T>(r: Result<T, AdminError>) -> anyhow::Result<()> {
 }
 
 /// Seeds the demo records; running it twice changes nothing.
-pub async fn seed(store: &dyn Store, public_url: &str) -> anyhow::Result<()> {
-    let program = Program {
+pub async fn seed(store: &Store, public_url: &str, now_ms: i64) -> anyhow::Result<()> {
+    let program = ProgramInput {
         code: "standard".into(),
         name: "Standard partners".into(),
         rate_bps: 3000,
         flat_minor: None,
         window_days: 60,
+        pixel_commission: false,
         lead_rate_bps: Some(500),
+        lead_flat_minor: None,
         tier2_bps: 1000,
+        tier3_bps: 0,
         recurring: "first:12".into(),
         hold_days: 30,
-        ..Program::default()
     };
-    ignore_exists(admin::add_program(store, program).await)?;
+    ignore_exists(admin::add_program(store, program, now_ms).await)?;
     ignore_exists(
         admin::set_product(store, "standard", ProductOverride { sku: "ebook".into(), rate_bps: Some(5000), flat_minor: None }).await,
     )?;
     // John joined through Jane, so she earns the tier-2 rate on his sales.
     for (code, name, parent) in [("jane", "Jane Partner", None), ("john", "John Partner", Some("jane"))] {
-        let partner = Partner {
+        let partner = PartnerInput {
             code: code.into(),
             name: name.into(),
             email: format!("{code}@partners.example"),
             parent: parent.map(str::to_owned),
             programs: vec!["standard".into()],
         };
-        ignore_exists(admin::add_partner(store, partner).await)?;
+        ignore_exists(admin::add_partner(store, partner, now_ms).await)?;
     }
-    let link = Link {
+    let link = LinkInput {
         code: "demo".into(),
         name: "Demo landing page".into(),
         destination: format!("{}/demo/landing.html", public_url.trim_end_matches('/')),
         partner: None,
         programs: vec!["standard".into()],
     };
-    ignore_exists(admin::add_link(store, link).await)?;
+    ignore_exists(admin::add_link(store, link, now_ms).await)?;
     Ok(())
 }
 
@@ -72,17 +76,18 @@ pub async fn run(args: &ServeArgs, db: &DatabaseArgs) -> anyhow::Result<()> {
         None => format!("http://{}", app.local_addr()),
     };
     let base = format!("{origin}{}", settings.base_path);
-    let store = crate::store::connect(&settings.database_url).await?;
-    seed(store.as_ref(), &base).await?;
+    let store = app.store().clone();
+    let now = Clock::system().now_ms();
+    seed(&store, &base, now).await?;
     let (admin_key, admin_view) = match &settings.admin_key {
         Some(_) => ("(your REFTRACK_ADMIN_KEY)".to_owned(), format!("{base}/admin/ (sign in with your REFTRACK_ADMIN_KEY)")),
         None => {
-            let key = admin::issue_key(store.as_ref(), KeyGrant::Admin).await?.1;
+            let key = admin::issue_key(&store, KeyGrant::Admin, now).await?.1;
             let view = format!("{base}/admin/#key={key}");
             (key, view)
         }
     };
-    let jane = admin::issue_key(store.as_ref(), KeyGrant::Partner("jane".into())).await?.1;
+    let jane = admin::issue_key(&store, KeyGrant::Partner(PartnerCode::parse("jane")?), now).await?.1;
     println!("reftrack listening on http://{}", app.local_addr());
     println!(
         "\nreftrack demo is running (database {db})\n\n  Open first:              {base}/demo/\n  Jane's link:             {base}/go/demo?aff=jane&sid=newsletter\n  Jane's partner center:   {base}/partner/#token={jane}\n  Merchant's partner view: {admin_view}\n  Admin API key:           {admin_key}\n  Metrics:                 {base}/metrics\n\nStop with Ctrl-C.\n",

@@ -1,28 +1,22 @@
-//! reftrack's attribution server: tracking links, lookup, browser events, signed orders, refunds
-//! and leads, commissions and partner stats, on embedded SQLite.
+//! reftrack's attribution server: tracking links, lookup, browser events, signed orders, refunds,
+//! leads and notices, commissions, ledger and payouts, partner stats; on embedded SQLite or
+//! PostgreSQL.
 //!
-//! `startup` builds the application; `routes` holds thin handlers; `domain` the pure rules;
-//! `crediting` and `admin` the use cases that join rules and storage; `store` all SQL.
+//! Layers, each importing only those below it (a test checks this): `cli`/`demo` → `startup` →
+//! `routes` (state, auth, HTTP errors, handlers) → `intake` (the use cases of what comes in) and
+//! `backoffice` (what the merchant manages and reads) → `writer` (the batch writer) → `store`
+//! (all SQL) → `domain` (pure rules). `configuration`, `clock` and `metrics` are leaves.
+//! ARCHITECTURE.md at the repository's root is the map.
 
-pub mod admin;
-pub mod auth;
-pub mod chart;
+pub mod backoffice;
 pub mod cli;
+pub mod clock;
 pub mod configuration;
-pub mod crediting;
 pub mod demo;
 pub mod domain;
-pub mod error;
+pub mod intake;
 pub mod metrics;
-pub mod payouts;
-pub mod report;
 pub mod routes;
-pub mod routing;
 pub mod startup;
 pub mod store;
 pub mod writer;
-
-/// The current time in unix milliseconds.
-pub fn now_ms() -> i64 {
-    domain::period::to_ms(time::OffsetDateTime::now_utc())
-}

@@ -1,6 +1,7 @@
-//! The single batch writer: clicks, browser leads and conversions are handed over through a
-//! bounded channel and written many per transaction (group commit), so a click never waits on
-//! a disk flush of its own.
+//! The single batch writer: clicks, browser leads, conversions and fraud signals are handed over
+//! ready to store through a bounded channel and written many per transaction (group commit), so a
+//! click never waits on a disk flush of its own. It only writes: whatever must be decided before
+//! a write is decided by the intake that hands it over.
 
 use crate::metrics::Metrics;
 use crate::store::{BatchWrite, Store};
@@ -32,7 +33,7 @@ impl std::fmt::Debug for Message {
 
 impl BatchWriter {
     /// Starts the writer task. It ends once every handle is dropped and the queue is drained.
-    pub fn spawn(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> (Self, JoinHandle<()>) {
+    pub fn spawn(store: Store, metrics: Arc<Metrics>) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let task = tokio::spawn(run(rx, store, metrics));
         (Self { tx }, task)
@@ -54,7 +55,7 @@ impl BatchWriter {
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Message>, store: Arc<dyn Store>, metrics: Arc<Metrics>) {
+async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics>) {
     let mut writes = Vec::with_capacity(MAX_BATCH);
     let mut flushes = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -67,10 +68,7 @@ async fn run(mut rx: mpsc::Receiver<Message>, store: Arc<dyn Store>, metrics: Ar
             next = if writes.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
         }
         if !writes.is_empty() {
-            if let Err(e) = crate::crediting::resolve_pixel_credits(store.as_ref(), &mut writes).await {
-                tracing::warn!(error = ?e, "resolving pixel-only commissions failed; conversions are kept without them");
-            }
-            commit(store.as_ref(), &metrics, &writes).await;
+            commit(&store, &metrics, &writes).await;
             writes.clear();
         }
         for done in flushes.drain(..) {
@@ -79,7 +77,7 @@ async fn run(mut rx: mpsc::Receiver<Message>, store: Arc<dyn Store>, metrics: Ar
     }
 }
 
-async fn commit(store: &dyn Store, metrics: &Metrics, writes: &[BatchWrite]) {
+async fn commit(store: &Store, metrics: &Metrics, writes: &[BatchWrite]) {
     for attempt in 1..=ATTEMPTS {
         match store.write_batch(writes).await {
             Ok(()) => {

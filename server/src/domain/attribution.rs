@@ -7,7 +7,7 @@
 //! order itself (a coupon, a merchant's API call); else unattributed. A partner never earns on
 //! their own purchase.
 
-use reftrack_protocol::{ClickId, Email, LinkCode, PartnerCode, SubId};
+use reftrack_protocol::{ClickId, Email, LinkCode, PartnerCode, ProgramCode, SubId};
 
 /// Clocks of the cart and of our server differ; a click this much "after" the order still counts.
 pub const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
@@ -39,7 +39,7 @@ pub struct Touch {
     pub click_id: Option<ClickId>,
     pub link: Option<LinkCode>,
     pub sub_id: Option<SubId>,
-    pub program: Option<String>,
+    pub program: Option<ProgramCode>,
     pub at_ms: i64,
     pub expires_at_ms: i64,
 }
@@ -74,6 +74,17 @@ pub enum NoCredit {
     SelfReferral,
 }
 
+impl NoCredit {
+    /// The reason on the wire and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoCredit::NoTouch => "no_touch",
+            NoCredit::OutsideWindow => "outside_window",
+            NoCredit::SelfReferral => "self_referral",
+        }
+    }
+}
+
 /// How the order was credited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credit {
@@ -89,6 +100,17 @@ pub enum Credit {
 }
 
 impl Credit {
+    /// How the order was credited, on the wire and in storage (`None`: unattributed).
+    pub fn by(&self) -> Option<&'static str> {
+        match self {
+            Credit::Click(_) => Some("click"),
+            Credit::Lead(_) => Some("lead"),
+            Credit::Named(_) => Some("named"),
+            Credit::Subscription(_) => Some("subscription"),
+            Credit::Unattributed(_) => None,
+        }
+    }
+
     /// The credited touch, if any.
     pub fn touch(&self) -> Option<&Touch> {
         match self {

@@ -34,7 +34,9 @@ pub fn apply_bps(amount_minor: i64, bps: i64) -> i64 {
 
 /// Commission on an order. Lines with a product override earn that override (a flat override is
 /// per unit). Other lines earn the program's rate; a flat program rate is paid once per order if
-/// any line falls to it. An order without lines earns the default on its total.
+/// any line falls to it. An order without lines earns the default on its total. Rates apply to
+/// what was paid for each line: its amount less its share of the order's discount (shipping and
+/// tax earn nothing).
 pub fn commission(order: &CanonicalOrder, terms: &Terms) -> i64 {
     if order.items.is_empty() {
         return match terms.default {
@@ -44,8 +46,7 @@ pub fn commission(order: &CanonicalOrder, terms: &Terms) -> i64 {
     }
     let mut total = 0i64;
     let mut any_default_line = false;
-    for item in &order.items {
-        let line_amount = item.unit_price_minor.saturating_mul(item.quantity);
+    for (item, line_amount) in order.items.iter().zip(order.net_line_amounts()) {
         match terms.products.get(&item.sku) {
             Some(Rate::Bps(bps)) => total += apply_bps(line_amount, *bps),
             Some(Rate::Flat(flat)) => total += flat.saturating_mul(item.quantity),
@@ -145,6 +146,16 @@ mod tests {
         assert_eq!(commission(&order(&[("a", 1, 100), ("b", 5, 100)]), &t), 2500);
         let only_overrides = terms(Rate::Flat(2500), &[("a", Rate::Bps(1000))]);
         assert_eq!(commission(&order(&[("a", 1, 1000)]), &only_overrides), 100);
+    }
+
+    #[test]
+    fn a_rate_is_paid_on_what_each_line_cost_after_the_discount() {
+        // 99.00 course with a 9.00 coupon, 5.00 shipping and 8.00 tax: 30 % of 90.00 = 27.00.
+        let mut o = order(&[("course", 1, 9900)]);
+        (o.discount_minor, o.shipping_minor, o.tax_minor) = (900, 500, 800);
+        o.total_minor = 9900 - 900 + 500 + 800;
+        o.validate().unwrap();
+        assert_eq!(commission(&o, &terms(Rate::Bps(3000), &[])), 2700);
     }
 
     #[test]

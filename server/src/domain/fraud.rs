@@ -1,5 +1,6 @@
 //! Fraud signals: each a reason counted in the partner's stats and the merchant's report.
 
+use reftrack_protocol::{LinkCode, PartnerCode};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -21,6 +22,11 @@ impl Reason {
     /// Every reason, in report order.
     pub const ALL: [Reason; 4] = [Reason::SelfReferral, Reason::DuplicateOrderId, Reason::ClickFlood, Reason::PixelWithoutClick];
 
+    /// Reads the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
     /// The stored and reported name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -30,6 +36,16 @@ impl Reason {
             Reason::PixelWithoutClick => "pixel_without_click",
         }
     }
+}
+
+/// One flagged event, counted against a partner (when one is concerned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signal {
+    pub reason: Reason,
+    pub partner: Option<PartnerCode>,
+    pub link: Option<LinkCode>,
+    pub order_id: Option<String>,
+    pub at_ms: i64,
 }
 
 /// Counts clicks per key (IP hash and link) in fixed windows and refuses those beyond the limit.

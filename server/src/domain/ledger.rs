@@ -7,6 +7,8 @@
 //! negative balance. A payout pays every approved, unpaid entry of one partner in one currency
 //! and books a negative `payout` entry of the same total.
 
+use super::split::Role;
+use reftrack_protocol::{Currency, LinkCode, PartnerCode, ProgramCode, SubId};
 use std::collections::BTreeMap;
 
 /// Kinds of ledger entry.
@@ -38,14 +40,36 @@ impl Kind {
     }
 }
 
+impl std::str::FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Kind::parse(s).ok_or_else(|| format!("unknown ledger entry kind {s:?}"))
+    }
+}
+
+/// One movement to book on an order (or refund): decided by the domain, written by the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booking {
+    pub partner: PartnerCode,
+    pub kind: Kind,
+    /// Why the partner earns.
+    pub role: Role,
+    pub program: Option<ProgramCode>,
+    pub amount_minor: i64,
+    pub link: Option<LinkCode>,
+    pub sub_id: Option<SubId>,
+    /// When the entry becomes payable (the end of the refund window).
+    pub available_at_ms: i64,
+}
+
 /// One ledger entry, as balances need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub id: i64,
-    pub partner: String,
+    pub partner: PartnerCode,
     pub kind: Kind,
     pub amount_minor: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub available_at_ms: i64,
     /// The payout that paid this entry (a payout entry carries its own).
     pub payout_id: Option<i64>,
@@ -58,9 +82,9 @@ impl Entry {
 }
 
 /// A partner's money in one currency. `balance = pending + approved = earned − clawed_back − paid`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Balance {
-    pub currency: String,
+    pub currency: Currency,
     pub earned_minor: i64,
     pub clawed_back_minor: i64,
     pub paid_minor: i64,
@@ -69,11 +93,18 @@ pub struct Balance {
     pub balance_minor: i64,
 }
 
+impl Balance {
+    /// A zero balance in `currency`.
+    pub fn new(currency: Currency) -> Self {
+        Balance { currency, earned_minor: 0, clawed_back_minor: 0, paid_minor: 0, pending_minor: 0, approved_minor: 0, balance_minor: 0 }
+    }
+}
+
 /// Balances per currency (alphabetical) of the given entries at `now_ms`.
 pub fn balances<'a>(entries: impl IntoIterator<Item = &'a Entry>, now_ms: i64) -> Vec<Balance> {
     let mut by_currency: BTreeMap<&str, Balance> = BTreeMap::new();
     for e in entries {
-        let b = by_currency.entry(e.currency.as_str()).or_insert_with(|| Balance { currency: e.currency.clone(), ..Balance::default() });
+        let b = by_currency.entry(e.currency.as_str()).or_insert_with(|| Balance::new(e.currency));
         match e.kind {
             Kind::Earned => b.earned_minor += e.amount_minor,
             Kind::Clawback => b.clawed_back_minor -= e.amount_minor,
@@ -94,8 +125,8 @@ pub fn balances<'a>(entries: impl IntoIterator<Item = &'a Entry>, now_ms: i64) -
 /// One payout to make: a partner, a currency, the amount and the entries it pays.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PayoutPlan {
-    pub partner: String,
-    pub currency: String,
+    pub partner: PartnerCode,
+    pub currency: Currency,
     pub amount_minor: i64,
     pub entry_ids: Vec<i64>,
 }
@@ -107,7 +138,7 @@ pub fn plan_payouts(entries: &[Entry], min_balance_minor: i64, now_ms: i64) -> V
     for e in entries.iter().filter(|e| e.payable(now_ms)) {
         let plan = due.entry((e.partner.as_str(), e.currency.as_str())).or_insert_with(|| PayoutPlan {
             partner: e.partner.clone(),
-            currency: e.currency.clone(),
+            currency: e.currency,
             amount_minor: 0,
             entry_ids: Vec::new(),
         });
@@ -126,10 +157,10 @@ mod tests {
     fn entry(id: i64, partner: &str, kind: Kind, amount: i64, available_at: i64) -> Entry {
         Entry {
             id,
-            partner: partner.into(),
+            partner: PartnerCode::parse(partner).unwrap(),
             kind,
             amount_minor: amount,
-            currency: "USD".into(),
+            currency: Currency::parse("USD").unwrap(),
             available_at_ms: available_at,
             payout_id: None,
         }
@@ -152,7 +183,13 @@ mod tests {
             entry(3, "john", Kind::Earned, 400, DAY),
         ];
         let plans = plan_payouts(&e, 500, 30 * DAY);
-        assert_eq!(plans, [PayoutPlan { partner: "jane".into(), currency: "USD".into(), amount_minor: 2970, entry_ids: vec![1] }]);
+        let expected = PayoutPlan {
+            partner: PartnerCode::parse("jane").unwrap(),
+            currency: Currency::parse("USD").unwrap(),
+            amount_minor: 2970,
+            entry_ids: vec![1],
+        };
+        assert_eq!(plans, [expected]);
         assert_eq!(plan_payouts(&e, 0, 30 * DAY).len(), 2);
     }
 
@@ -184,7 +221,7 @@ mod tests {
     #[test]
     fn balances_are_kept_per_currency() {
         let mut eur = entry(2, "jane", Kind::Earned, 100, 0);
-        eur.currency = "EUR".into();
+        eur.currency = Currency::parse("EUR").unwrap();
         let e = [entry(1, "jane", Kind::Earned, 2970, 0), eur];
         let b = balances(&e, DAY);
         assert_eq!(b.iter().map(|b| (b.currency.as_str(), b.balance_minor)).collect::<Vec<_>>(), [("EUR", 100), ("USD", 2970)]);

@@ -1,5 +1,6 @@
-//! Pure business rules: attribution, commission and its split, ledger balances, fraud signals,
-//! bot detection, click IDs. No I/O here.
+//! Pure business rules: attribution, commission and its split, crediting an order as one plan,
+//! refunds, ledger balances, fraud signals, bot detection, click IDs. No I/O here: every function
+//! takes what it needs and returns a decision.
 
 pub mod attribution;
 pub mod bots;
@@ -8,6 +9,9 @@ pub mod commission;
 pub mod fraud;
 pub mod ledger;
 pub mod period;
+pub mod pixel;
+pub mod plan;
+pub mod refund;
 pub mod split;
 
 #[cfg(test)]
@@ -18,7 +22,7 @@ mod readme_example {
     use super::commission::{clawback, Rate, Terms};
     use super::ledger::{balances, plan_payouts, Entry, Kind};
     use super::split::{shares, Parties, ProgramTerms, Recurring};
-    use reftrack_protocol::{CanonicalOrder, Currency, LineItem, OrderId};
+    use reftrack_protocol::{CanonicalOrder, Currency, LineItem, OrderId, PartnerCode, ProgramCode};
     use std::collections::HashMap;
     use time::macros::datetime;
 
@@ -27,7 +31,7 @@ mod readme_example {
     #[test]
     fn kim_sells_jane_earns_tier_two_john_earns_the_lead_share_then_refunds_and_payouts() {
         let standard = ProgramTerms {
-            code: "standard".into(),
+            code: ProgramCode::parse("standard").unwrap(),
             sale: Terms { default: Rate::Bps(3000), products: HashMap::new() },
             lead: Some(Rate::Bps(500)),
             tier_bps: [1000, 0],
@@ -48,22 +52,24 @@ mod readme_example {
             renewal: false,
             subscription_id: None,
         };
+        let [kim, jane, john] = ["kim", "jane", "john"].map(|c| PartnerCode::parse(c).unwrap());
+        let usd = Currency::parse("USD").unwrap();
         let parties =
-            Parties { sale: Some(("kim", &standard)), ancestors: vec!["jane"], lead: Some(("john", &standard)), ..Parties::default() };
+            Parties { sale: Some((&kim, &standard)), ancestors: vec![&jane], lead: Some((&john, &standard)), ..Parties::default() };
         let earned = shares(&order, &parties);
         let amounts: Vec<(&str, i64)> = earned.iter().map(|s| (s.partner.as_str(), s.amount_minor)).collect();
         assert_eq!(amounts, [("kim", 2970), ("jane", 990), ("john", 495)]);
 
         let approved_at = 30 * DAY; // 1 December, relative to the order
         let mut ledger: Vec<Entry> = Vec::new();
-        let push = |ledger: &mut Vec<Entry>, partner: &str, kind, amount| {
+        let push = |ledger: &mut Vec<Entry>, partner: &PartnerCode, kind, amount| {
             let id = ledger.len() as i64 + 1;
             ledger.push(Entry {
                 id,
-                partner: partner.into(),
+                partner: partner.clone(),
                 kind,
                 amount_minor: amount,
-                currency: "USD".into(),
+                currency: usd,
                 available_at_ms: approved_at,
                 payout_id: None,
             });
@@ -92,28 +98,27 @@ mod readme_example {
                 partner: plan.partner.clone(),
                 kind: Kind::Payout,
                 amount_minor: -plan.amount_minor,
-                currency: "USD".into(),
+                currency: usd,
                 available_at_ms: 31 * DAY,
                 payout_id: Some(n as i64 + 1),
             });
         }
 
         // 5 December: the rest refunded; Kim's clawback of paid commission is a negative balance.
-        push(&mut ledger, "kim", Kind::Clawback, -clawback(2970, 9900, 3300, 6600, 990));
-        let kim: Vec<Entry> = ledger.iter().filter(|e| e.partner == "kim").cloned().collect();
-        assert_eq!(balances(&kim, 34 * DAY)[0].balance_minor, -1980);
+        push(&mut ledger, &kim, Kind::Clawback, -clawback(2970, 9900, 3300, 6600, 990));
+        let mut kims: Vec<Entry> = ledger.iter().filter(|e| e.partner == kim).cloned().collect();
+        assert_eq!(balances(&kims, 34 * DAY)[0].balance_minor, -1980);
         // Her next $50.00, once approved, pays out 30.20.
-        let mut kim = kim;
-        kim.push(Entry {
+        kims.push(Entry {
             id: 99,
-            partner: "kim".into(),
+            partner: kim.clone(),
             kind: Kind::Earned,
             amount_minor: 5000,
-            currency: "USD".into(),
+            currency: usd,
             available_at_ms: 70 * DAY,
             payout_id: None,
         });
-        assert!(plan_payouts(&kim, 300, 60 * DAY).is_empty());
-        assert_eq!(plan_payouts(&kim, 300, 70 * DAY)[0].amount_minor, 3020);
+        assert!(plan_payouts(&kims, 300, 60 * DAY).is_empty());
+        assert_eq!(plan_payouts(&kims, 300, 70 * DAY)[0].amount_minor, 3020);
     }
 }

@@ -1,3 +1,5 @@
+//! Reporting periods and instants: unix milliseconds, UTC.
+
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime, Time};
 
@@ -37,6 +39,11 @@ fn parse_bound(raw: &str, end: bool) -> Result<i64, String> {
 /// Unix milliseconds of an instant.
 pub fn to_ms(at: OffsetDateTime) -> i64 {
     (at.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// The instant of unix milliseconds (the epoch if out of range).
+pub fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// The instant of unix milliseconds, as RFC 3339 UTC.

@@ -14,7 +14,7 @@
 //! - A **renewal** earns (for everyone) only when the program's recurring rule says so.
 
 use super::commission::{apply_bps, commission, Rate, Terms};
-use reftrack_protocol::CanonicalOrder;
+use reftrack_protocol::{CanonicalOrder, PartnerCode, ProgramCode};
 use std::fmt;
 
 /// Which renewals of a subscription earn.
@@ -65,10 +65,23 @@ impl fmt::Display for Recurring {
     }
 }
 
+impl serde::Serialize for Recurring {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Recurring {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Everything a program pays, in domain terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgramTerms {
-    pub code: String,
+    pub code: ProgramCode,
     /// What the sale partner earns.
     pub sale: Terms,
     /// What a lead partner earns when another partner made the sale (`None`: nothing).
@@ -93,12 +106,14 @@ pub enum Role {
     Lead,
     Tier2,
     Tier3,
+    /// A payout entry's own role (it is nobody's share).
+    Payout,
 }
 
 impl Role {
     /// Reads the stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Role::Sale, Role::Lead, Role::Tier2, Role::Tier3].into_iter().find(|r| r.as_str() == s)
+        [Role::Sale, Role::Lead, Role::Tier2, Role::Tier3, Role::Payout].into_iter().find(|r| r.as_str() == s)
     }
 
     /// The name stored in the ledger and shown in reports.
@@ -108,16 +123,24 @@ impl Role {
             Role::Lead => "lead",
             Role::Tier2 => "tier2",
             Role::Tier3 => "tier3",
+            Role::Payout => "payout",
         }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Role::parse(s).ok_or_else(|| format!("unknown role {s:?}"))
     }
 }
 
 /// One partner's share of an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Share {
-    pub partner: String,
+    pub partner: PartnerCode,
     pub role: Role,
-    pub program: String,
+    pub program: ProgramCode,
     pub amount_minor: i64,
 }
 
@@ -125,13 +148,13 @@ pub struct Share {
 #[derive(Debug, Clone, Default)]
 pub struct Parties<'a> {
     /// The credited partner and the program chosen for the order.
-    pub sale: Option<(&'a str, &'a ProgramTerms)>,
+    pub sale: Option<(&'a PartnerCode, &'a ProgramTerms)>,
     /// The sale partner's parent, then the parent's parent.
-    pub ancestors: Vec<&'a str>,
+    pub ancestors: Vec<&'a PartnerCode>,
     /// The contact's lead partner and their own program.
-    pub lead: Option<(&'a str, &'a ProgramTerms)>,
-    /// A partner who is the buyer: they never earn on this order.
-    pub buyer: Option<&'a str>,
+    pub lead: Option<(&'a PartnerCode, &'a ProgramTerms)>,
+    /// Partners who are the buyer: they never earn on this order.
+    pub buyers: Vec<&'a PartnerCode>,
     /// For a renewal, which one (1 = first renewal); `None` for a first payment.
     pub renewal: Option<u32>,
 }
@@ -139,11 +162,11 @@ pub struct Parties<'a> {
 /// Each partner's share of an order, sale first. Zero shares are left out.
 pub fn shares(order: &CanonicalOrder, parties: &Parties<'_>) -> Vec<Share> {
     let mut out: Vec<Share> = Vec::new();
-    let eligible = |partner: &str, out: &[Share]| parties.buyer != Some(partner) && out.iter().all(|s| s.partner != partner);
+    let eligible = |partner: &PartnerCode, out: &[Share]| !parties.buyers.contains(&partner) && out.iter().all(|s| s.partner != *partner);
     let earns = |program: &ProgramTerms| parties.renewal.is_none_or(|n| program.recurring.earns(n));
-    let push = |out: &mut Vec<Share>, partner: &str, role, program: &ProgramTerms, amount_minor: i64| {
+    let push = |out: &mut Vec<Share>, partner: &PartnerCode, role, program: &ProgramTerms, amount_minor: i64| {
         if amount_minor != 0 {
-            out.push(Share { partner: partner.to_owned(), role, program: program.code.clone(), amount_minor });
+            out.push(Share { partner: partner.clone(), role, program: program.code.clone(), amount_minor });
         }
     };
     if let Some((partner, program)) = parties.sale.filter(|(p, program)| eligible(p, &out) && earns(program)) {
@@ -192,9 +215,14 @@ mod tests {
         }
     }
 
+    /// A partner code that lives as long as the test (so parties can borrow it inline).
+    fn code(raw: &str) -> &'static PartnerCode {
+        Box::leak(Box::new(PartnerCode::parse(raw).unwrap()))
+    }
+
     fn program(code: &str, sale: Rate) -> ProgramTerms {
         ProgramTerms {
-            code: code.into(),
+            code: ProgramCode::parse(code).unwrap(),
             sale: Terms { default: sale, products: HashMap::new() },
             lead: None,
             tier_bps: [0, 0],
@@ -212,10 +240,10 @@ mod tests {
         let flat = program("flat", Rate::Flat(2500));
         let both = [rate.clone(), flat.clone()];
         // 30 % of 99.00 = 29.70 beats 25.00; 30 % of 50.00 = 15.00 loses to 25.00.
-        assert_eq!(choose_program(&order(9900), &both).unwrap().code, "rate");
-        assert_eq!(choose_program(&order(5000), &both).unwrap().code, "flat");
+        assert_eq!(choose_program(&order(9900), &both).unwrap().code.as_str(), "rate");
+        assert_eq!(choose_program(&order(5000), &both).unwrap().code.as_str(), "flat");
         let twin = program("alpha", Rate::Bps(3000));
-        assert_eq!(choose_program(&order(9900), &[rate, twin]).unwrap().code, "alpha");
+        assert_eq!(choose_program(&order(9900), &[rate, twin]).unwrap().code.as_str(), "alpha");
         assert!(choose_program(&order(9900), &[]).is_none());
     }
 
@@ -224,12 +252,12 @@ mod tests {
         let sale = program("sales", Rate::Bps(3000));
         let mut leads = program("leads", Rate::Bps(1000));
         leads.lead = Some(Rate::Bps(500));
-        let parties = Parties { sale: Some(("john", &sale)), lead: Some(("jane", &leads)), ..Parties::default() };
+        let parties = Parties { sale: Some((code("john"), &sale)), lead: Some((code("jane"), &leads)), ..Parties::default() };
         // John: 30 % of 99.00 = 29.70. Jane: her program's 5 % lead share = 4.95.
         assert_eq!(amounts(&shares(&order(9900), &parties)), [("john", "sale", 2970), ("jane", "lead", 495)]);
         // A flat lead share is paid once per order.
         leads.lead = Some(Rate::Flat(1000));
-        let parties = Parties { sale: Some(("john", &sale)), lead: Some(("jane", &leads)), ..Parties::default() };
+        let parties = Parties { sale: Some((code("john"), &sale)), lead: Some((code("jane"), &leads)), ..Parties::default() };
         assert_eq!(amounts(&shares(&order(9900), &parties))[1], ("jane", "lead", 1000));
     }
 
@@ -237,14 +265,14 @@ mod tests {
     fn a_lead_partner_who_made_the_sale_earns_once() {
         let mut p = program("p", Rate::Bps(3000));
         p.lead = Some(Rate::Bps(500));
-        let parties = Parties { sale: Some(("jane", &p)), lead: Some(("jane", &p)), ..Parties::default() };
+        let parties = Parties { sale: Some((code("jane"), &p)), lead: Some((code("jane"), &p)), ..Parties::default() };
         assert_eq!(amounts(&shares(&order(9900), &parties)), [("jane", "sale", 2970)]);
     }
 
     #[test]
     fn a_program_without_a_lead_share_pays_the_lead_partner_nothing() {
         let p = program("p", Rate::Bps(3000));
-        let parties = Parties { sale: Some(("john", &p)), lead: Some(("jane", &p)), ..Parties::default() };
+        let parties = Parties { sale: Some((code("john"), &p)), lead: Some((code("jane"), &p)), ..Parties::default() };
         assert_eq!(amounts(&shares(&order(9900), &parties)), [("john", "sale", 2970)]);
     }
 
@@ -252,12 +280,12 @@ mod tests {
     fn parents_earn_tier_two_and_three_on_the_order_total() {
         let mut p = program("p", Rate::Bps(3000));
         p.tier_bps = [1000, 250];
-        let parties = Parties { sale: Some(("kid", &p)), ancestors: vec!["mum", "gran"], ..Parties::default() };
+        let parties = Parties { sale: Some((code("kid"), &p)), ancestors: vec![code("mum"), code("gran")], ..Parties::default() };
         // 10 % of 99.99 = 9.999 → 10.00; 2.5 % of 99.99 = 2.49975 → 2.50; 30 % = 29.997 → 30.00.
         assert_eq!(amounts(&shares(&order(9999), &parties)), [("kid", "sale", 3000), ("mum", "tier2", 1000), ("gran", "tier3", 250)]);
         // Without a tier-3 rate the grandparent earns nothing.
         p.tier_bps = [1000, 0];
-        let parties = Parties { sale: Some(("kid", &p)), ancestors: vec!["mum", "gran"], ..Parties::default() };
+        let parties = Parties { sale: Some((code("kid"), &p)), ancestors: vec![code("mum"), code("gran")], ..Parties::default() };
         assert_eq!(amounts(&shares(&order(9999), &parties)).len(), 2);
     }
 
@@ -265,33 +293,38 @@ mod tests {
     fn a_parent_buying_through_their_child_earns_nothing_and_cycles_pay_once() {
         let mut p = program("p", Rate::Bps(3000));
         p.tier_bps = [1000, 500];
-        let parties = Parties { sale: Some(("kid", &p)), ancestors: vec!["mum", "gran"], buyer: Some("mum"), ..Parties::default() };
+        let parties = Parties {
+            sale: Some((code("kid"), &p)),
+            ancestors: vec![code("mum"), code("gran")],
+            buyers: vec![code("mum")],
+            ..Parties::default()
+        };
         assert_eq!(amounts(&shares(&order(10000), &parties)), [("kid", "sale", 3000), ("gran", "tier3", 500)]);
         // A parent chain that loops back to the seller pays nobody twice.
-        let parties = Parties { sale: Some(("kid", &p)), ancestors: vec!["mum", "kid"], ..Parties::default() };
+        let parties = Parties { sale: Some((code("kid"), &p)), ancestors: vec![code("mum"), code("kid")], ..Parties::default() };
         assert_eq!(amounts(&shares(&order(10000), &parties)), [("kid", "sale", 3000), ("mum", "tier2", 1000)]);
     }
 
     #[test]
     fn renewals_earn_by_the_programs_recurring_rule() {
         let mut p = program("p", Rate::Bps(2000));
-        let renewal = |n| Parties { sale: Some(("jane", &p)), renewal: Some(n), ..Parties::default() };
+        let renewal = |n| Parties { sale: Some((code("jane"), &p)), renewal: Some(n), ..Parties::default() };
         assert_eq!(shares(&order(1000), &renewal(12)).len(), 1);
         p.recurring = Recurring::First(2);
-        let renewal = |n| Parties { sale: Some(("jane", &p)), renewal: Some(n), ..Parties::default() };
+        let renewal = |n| Parties { sale: Some((code("jane"), &p)), renewal: Some(n), ..Parties::default() };
         assert_eq!((shares(&order(1000), &renewal(2)).len(), shares(&order(1000), &renewal(3)).len()), (1, 0));
         p.recurring = Recurring::None;
-        let first = Parties { sale: Some(("jane", &p)), ..Parties::default() };
-        let renewal = Parties { sale: Some(("jane", &p)), renewal: Some(1), ..Parties::default() };
+        let first = Parties { sale: Some((code("jane"), &p)), ..Parties::default() };
+        let renewal = Parties { sale: Some((code("jane"), &p)), renewal: Some(1), ..Parties::default() };
         assert_eq!((shares(&order(1000), &first).len(), shares(&order(1000), &renewal).len()), (1, 0));
     }
 
     #[test]
     fn roles_read_and_print_the_same() {
-        for role in [Role::Sale, Role::Lead, Role::Tier2, Role::Tier3] {
+        for role in [Role::Sale, Role::Lead, Role::Tier2, Role::Tier3, Role::Payout] {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
-        assert_eq!(Role::parse("payout"), None);
+        assert_eq!(Role::parse("tier4"), None);
     }
 
     #[test]

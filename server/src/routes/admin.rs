@@ -1,27 +1,17 @@
-//! `/v1/admin/*`: programs, partners, links and partner tokens (admin key only).
+//! `/v1/admin/*`: programs, partners, links, partner tokens and notices (admin key only).
 
-use super::{parse_json, RawBody};
-use crate::admin::{self, AdminError};
-use crate::auth::require_admin;
-use crate::error::ApiError;
-use crate::startup::AppState;
-use crate::store::{KeyGrant, Link, Partner, ProductOverride, Program};
+use super::auth::require_admin;
+use super::error::ApiError;
+use super::extract::{parse_json, RawBody};
+use super::state::AppState;
+use crate::backoffice::admin::{self, LinkInput, PartnerInput, ProgramInput};
+use crate::store::{DbError, KeyGrant, ProductOverride};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
+use reftrack_protocol::PartnerCode;
 use serde_json::json;
-
-impl From<AdminError> for ApiError {
-    fn from(e: AdminError) -> Self {
-        match e {
-            AdminError::Invalid(m) => ApiError::bad_request("invalid_input", m),
-            AdminError::Exists(m) => ApiError::conflict("already_exists", format!("{m} already exists")),
-            AdminError::Missing(m) => ApiError::not_found("not_found", format!("{m} does not exist")),
-            AdminError::Db(e) => e.into(),
-        }
-    }
-}
 
 /// Lists programs.
 pub async fn list_programs(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
@@ -36,9 +26,9 @@ pub async fn add_program(
     RawBody(body): RawBody<16384>,
 ) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;
-    let p: Program = parse_json(&body)?;
-    let created = admin::add_program(state.store.as_ref(), p).await?;
-    state.routes.clear();
+    let input: ProgramInput = parse_json(&body)?;
+    let created = admin::add_program(&state.store, input, state.clock.now_ms()).await?;
+    state.intake.forget_routes();
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -51,8 +41,8 @@ pub async fn set_product(
 ) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;
     let o: ProductOverride = parse_json(&body)?;
-    let created = admin::set_product(state.store.as_ref(), &code, o).await?;
-    state.routes.clear();
+    let created = admin::set_product(&state.store, &code, o).await?;
+    state.intake.forget_routes();
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -69,9 +59,9 @@ pub async fn add_partner(
     RawBody(body): RawBody<16384>,
 ) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;
-    let p: Partner = parse_json(&body)?;
-    let created = admin::add_partner(state.store.as_ref(), p).await?;
-    state.routes.clear();
+    let input: PartnerInput = parse_json(&body)?;
+    let created = admin::add_partner(&state.store, input, state.clock.now_ms()).await?;
+    state.intake.forget_routes();
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -82,16 +72,17 @@ pub async fn issue_partner_token(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;
-    let (id, token) = admin::issue_key(state.store.as_ref(), KeyGrant::Partner(code.clone())).await?;
+    let partner = PartnerCode::parse(&code).map_err(|_| ApiError::not_found("not_found", format!("partner {code} does not exist")))?;
+    let (id, token) = admin::issue_key(&state.store, KeyGrant::Partner(partner), state.clock.now_ms()).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id, "partner": code, "token": token }))))
 }
 
 /// Revokes an admin key or partner token by id: it stops working at once.
 pub async fn revoke_key(State(state): State<AppState>, Path(id): Path<i64>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;
-    match state.store.revoke_key(id, crate::now_ms()).await {
+    match state.store.revoke_key(id, state.clock.now_ms()).await {
         Ok(()) => Ok(Json(json!({ "revoked": id }))),
-        Err(crate::store::DbError::NotFound(_)) => Err(ApiError::not_found("unknown_key", format!("no active key {id}"))),
+        Err(DbError::NotFound(_)) => Err(ApiError::not_found("unknown_key", format!("no active key {id}"))),
         Err(e) => Err(e.into()),
     }
 }
@@ -109,8 +100,14 @@ pub async fn add_link(
     RawBody(body): RawBody<16384>,
 ) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &headers).await?;
-    let l: Link = parse_json(&body)?;
-    let created = admin::add_link(state.store.as_ref(), l).await?;
-    state.routes.clear();
+    let input: LinkInput = parse_json(&body)?;
+    let created = admin::add_link(&state.store, input, state.clock.now_ms()).await?;
+    state.intake.forget_routes();
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The newest notices: money events the connector could not apply.
+pub async fn list_notices(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+    require_admin(&state, &headers).await?;
+    Ok(Json(json!({ "notices": state.store.notices(500).await? })))
 }

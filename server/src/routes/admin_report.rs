@@ -2,12 +2,13 @@
 //! counts, as JSON or `?format=csv`) and payouts (`GET /v1/admin/payouts/preview`,
 //! `POST /v1/admin/payouts`). Admin key only.
 
-use super::{parse_json, RawBody};
-use crate::auth::require_admin;
+use super::auth::require_admin;
+use super::error::ApiError;
+use super::extract::{parse_json, RawBody};
+use super::state::AppState;
+use crate::backoffice::payouts::{self, PayoutLine};
+use crate::backoffice::report;
 use crate::domain::period::parse_period;
-use crate::error::ApiError;
-use crate::payouts::{self, PayoutLine};
-use crate::startup::AppState;
 use crate::store::DbError;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -44,12 +45,12 @@ pub async fn report(State(state): State<AppState>, Query(q): Query<ReportQuery>,
     require_admin(&state, &headers).await?;
     let csv = wants_csv(&q)?;
     let period = parse_period(q.from.as_deref(), q.to.as_deref()).map_err(|m| ApiError::bad_request("invalid_period", m))?;
-    state.writer.flush().await;
-    let rows = crate::report::partner_rows(state.store.as_ref(), period, crate::now_ms()).await?;
+    state.intake.flush().await;
+    let rows = report::partner_rows(&state.store, period, state.clock.now_ms()).await?;
     if csv {
-        return csv_response("partners.csv", StatusCode::OK, crate::report::partner_rows_csv(&rows));
+        return csv_response("partners.csv", StatusCode::OK, report::partner_rows_csv(&rows));
     }
-    let totals = crate::report::fraud_counts(state.store.as_ref(), None, period).await?;
+    let totals = report::fraud_counts(&state.store, None, period).await?;
     Ok(Json(serde_json::json!({ "partners": rows, "fraud": totals })).into_response())
 }
 
@@ -79,7 +80,7 @@ pub async fn preview_payouts(
 ) -> Result<Response, ApiError> {
     require_admin(&state, &headers).await?;
     let csv = wants_csv(&q)?;
-    let lines = payouts::preview(state.store.as_ref(), min_balance(q.min_balance.as_deref())?, crate::now_ms()).await?;
+    let lines = payouts::preview(&state.store, min_balance(q.min_balance.as_deref())?, state.clock.now_ms()).await?;
     payout_answer(lines, csv, StatusCode::OK)
 }
 
@@ -104,7 +105,7 @@ pub async fn create_payouts(
     if run.min_balance_minor < 0 {
         return Err(ApiError::bad_request("invalid_min_balance", "min_balance_minor must be ≥ 0"));
     }
-    match payouts::create(state.store.as_ref(), run.min_balance_minor, crate::now_ms()).await {
+    match payouts::create(&state.store, run.min_balance_minor, state.clock.now_ms()).await {
         Ok(lines) => payout_answer(lines, csv, StatusCode::CREATED),
         Err(DbError::Conflict(m)) => Err(ApiError::conflict("payout_in_progress", format!("{m}; run it again"))),
         Err(e) => Err(e.into()),

@@ -2,10 +2,9 @@
 //! connector, recording the demo checkout's order the way a signed order would be. In production
 //! the cart's own webhook reaches `reftrack-connector`, which forwards a signed order instead.
 
-use super::{parse_json, RawBody};
-use crate::crediting;
-use crate::error::ApiError;
-use crate::startup::AppState;
+use super::error::ApiError;
+use super::extract::{body_hash, parse_json, RawBody};
+use super::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -30,7 +29,7 @@ pub async fn demo_checkout(State(state): State<AppState>, RawBody(body): RawBody
     let session = format!("cs_demo_{}", URL_SAFE_NO_PAD.encode(bytes));
     let order = CanonicalOrder {
         order_id: OrderId::parse(&format!("demo:{session}")).map_err(|e| ApiError::Internal(e.into()))?,
-        occurred_at: time::OffsetDateTime::now_utc(),
+        occurred_at: state.clock.now(),
         currency: Currency::parse("USD").map_err(|e| ApiError::Internal(e.into()))?,
         items: vec![LineItem { sku: "course".into(), name: "The Demo Course".into(), quantity: 1, unit_price_minor: 9900 }],
         total_minor: 9900,
@@ -44,6 +43,6 @@ pub async fn demo_checkout(State(state): State<AppState>, RawBody(body): RawBody
         subscription_id: None,
     };
     let signed_body = serde_json::to_vec(&order).map_err(|e| ApiError::Internal(e.into()))?;
-    let answer = crediting::credit_order(&state, order, super::body_hash(&signed_body)).await?;
+    let answer = state.intake.credit_order(order, body_hash(&signed_body)).await?;
     Ok(Json(json!({ "session": session, "answer": serde_json::from_str::<Value>(&answer).unwrap_or(Value::Null) })))
 }

@@ -1,7 +1,7 @@
 //! `/healthz`, `/metrics`, `/` and the JSON 404.
 
-use crate::error::ApiError;
-use crate::startup::AppState;
+use super::error::ApiError;
+use super::state::AppState;
 use axum::extract::State;
 use axum::http::{header, Uri};
 use axum::response::{Html, IntoResponse};
@@ -10,7 +10,7 @@ use serde_json::json;
 
 /// Liveness: the process answers and its database reads.
 pub async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    state.store.program("").await?;
+    state.store.ping().await?;
     Ok(Json(json!({ "status": "ok" })))
 }
 

@@ -1,16 +1,13 @@
 //! `POST /v1/events` (beacons) and `GET /v1/pixel.gif` (no-JS fallback): answered at once, written
 //! by the batch writer. Browser conversions are unverified until a signed order confirms them.
 
-use super::{click_cookie, parse_json, RawBody};
-use crate::error::ApiError;
-use crate::metrics::Metrics;
-use crate::startup::AppState;
-use crate::store::{BatchWrite, NewConversion, NewLead};
+use super::error::ApiError;
+use super::extract::{click_cookie, parse_json, RawBody};
+use super::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use reftrack_protocol::names::DEFAULT_WINDOW_DAYS;
 use reftrack_protocol::{BrowserEvent, ClickId, Conversion, Currency, OrderId};
 use serde::Deserialize;
 use serde_json::json;
@@ -31,35 +28,11 @@ pub async fn ingest_event(
 ) -> Result<impl IntoResponse, ApiError> {
     let event: BrowserEvent = parse_json(&body)?;
     event.validate().map_err(|e| ApiError::bad_request("invalid_event", e.to_string()))?;
-    let now = crate::now_ms();
-    let write = match event {
-        BrowserEvent::Lead(lead) => BatchWrite::Lead(NewLead {
-            click_id: lead.click_id.or_else(|| click_cookie(&headers)).map(String::from),
-            partner: None,
-            sub_id: None,
-            email: lead.email.map(String::from),
-            page: lead.page,
-            source: "browser",
-            at_ms: now,
-            window_ms: i64::from(DEFAULT_WINDOW_DAYS) * 86_400_000,
-        }),
-        BrowserEvent::Conversion(c) => conversion_write(c, &headers, now),
-    };
-    state.writer.write(write).await;
-    Metrics::bump(&state.metrics.events);
+    match event {
+        BrowserEvent::Lead(lead) => state.intake.browser_lead(lead, click_cookie(&headers)).await,
+        BrowserEvent::Conversion(c) => state.intake.browser_conversion(c, click_cookie(&headers)).await?,
+    }
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": true }))))
-}
-
-/// The write for a browser conversion; the batch writer resolves any pixel-only commission.
-fn conversion_write(c: Conversion, headers: &HeaderMap, now: i64) -> BatchWrite {
-    BatchWrite::Conversion(NewConversion {
-        order_id: c.order_id.into(),
-        amount_minor: c.amount_minor,
-        currency: c.currency.to_string(),
-        click_id: c.click_id.or_else(|| click_cookie(headers)).map(String::from),
-        at_ms: now,
-        pixel_credit: None,
-    })
 }
 
 /// Query of the conversion pixel.
@@ -88,8 +61,8 @@ pub async fn pixel(State(state): State<AppState>, headers: HeaderMap, Query(q): 
         Some(raw) => Some(ClickId::parse(raw).map_err(|e| invalid("click_id", e.to_string()))?),
         None => None,
     };
-    let write = conversion_write(Conversion { order_id, amount_minor, currency, click_id }, &headers, crate::now_ms());
-    state.writer.write(write).await;
-    Metrics::bump(&state.metrics.events);
+    let conversion = Conversion { order_id, amount_minor, currency, click_id };
+    conversion.validate().map_err(|e| ApiError::bad_request("invalid_event", e.to_string()))?;
+    state.intake.browser_conversion(conversion, click_cookie(&headers)).await?;
     Ok(([(header::CONTENT_TYPE, "image/gif"), (header::CACHE_CONTROL, "no-store")], PIXEL))
 }

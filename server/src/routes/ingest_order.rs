@@ -1,10 +1,9 @@
 //! `POST /v1/orders` and `POST /v1/refunds`: signed, idempotent, durable before the 2xx.
 
-use super::{parse_json, RawBody};
-use crate::auth::verify_signed;
-use crate::crediting;
-use crate::error::ApiError;
-use crate::startup::AppState;
+use super::auth::verify_signed;
+use super::error::ApiError;
+use super::extract::{body_hash, parse_json, RawBody};
+use super::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +21,7 @@ pub async fn ingest_order(
     verify_signed(&state, &headers, &body)?;
     let order: CanonicalOrder = parse_json(&body)?;
     order.validate().map_err(|e| ApiError::bad_request("invalid_order", e.to_string()))?;
-    let answer = crediting::credit_order(&state, order, super::body_hash(&body)).await?;
+    let answer = state.intake.credit_order(order, body_hash(&body)).await?;
     Ok(json_answer(answer))
 }
 
@@ -35,10 +34,7 @@ pub async fn ingest_refund(
     verify_signed(&state, &headers, &body)?;
     let refund: Refund = parse_json(&body)?;
     refund.validate().map_err(|e| ApiError::bad_request("invalid_refund", e.to_string()))?;
-    if refund.amount_minor.is_none() {
-        return Err(ApiError::bad_request("invalid_refund", "refunded_total_minor is not taken yet"));
-    }
-    let answer = crediting::record_refund(&state, refund, super::body_hash(&body)).await?;
+    let answer = state.intake.record_refund(refund, body_hash(&body)).await?;
     Ok(json_answer(answer))
 }
 

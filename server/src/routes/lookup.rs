@@ -1,10 +1,9 @@
 //! `GET /v1/lookup`: who referred this visitor, for webinar and landing-page tools.
 
-use super::any_click_cookie;
+use super::error::ApiError;
+use super::extract::any_click_cookie;
+use super::state::AppState;
 use crate::domain::period::rfc3339_of_ms;
-use crate::error::ApiError;
-use crate::startup::AppState;
-use crate::store::Click;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
@@ -30,9 +29,8 @@ pub async fn lookup(
         Some(raw) => Some(ClickId::parse(raw).map_err(|e| ApiError::bad_request("invalid_click_id", e.to_string()))?),
         None => any_click_cookie(&headers),
     };
-    let now = crate::now_ms();
     let click = match click_id {
-        Some(id) => live_click(&state, &id, now).await?,
+        Some(id) => state.intake.live_click(id.as_str()).await?,
         None => None,
     };
     let body = match click {
@@ -51,9 +49,4 @@ pub async fn lookup(
         response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     }
     Ok(response)
-}
-
-/// A recorded click that has not expired.
-pub async fn live_click(state: &AppState, id: &ClickId, now_ms: i64) -> Result<Option<Click>, ApiError> {
-    Ok(crate::crediting::recorded_click(state, id.as_str()).await?.filter(|c| c.expires_at_ms > now_ms))
 }

@@ -1,109 +1,104 @@
-//! Thin HTTP handlers, one file per endpoint family, and the extractors they share.
+//! The HTTP edge: the router, the state beside it, and thin handlers (one file per endpoint
+//! family) that read a request, call a use case, and answer. Nothing below imports this layer.
 
 pub mod admin;
 pub mod admin_report;
+pub mod auth;
 pub mod demo_checkout;
+pub mod error;
+pub mod extract;
 pub mod follow_link;
 pub mod health;
 pub mod ingest_event;
 pub mod ingest_lead;
+pub mod ingest_notice;
 pub mod ingest_order;
 pub mod lookup;
 pub mod partner_center;
 pub mod snippet;
+pub mod state;
 pub mod stats;
 pub mod touch;
 
-use crate::error::ApiError;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
-use axum::http::{header, HeaderMap};
-use reftrack_protocol::names::{CLICK_COOKIE, CROSS_SITE_CLICK_COOKIE};
-use reftrack_protocol::ClickId;
+use crate::metrics::Metrics;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use error::RejectReason;
+pub use state::AppState;
+use tower_http::cors::{AllowCredentials, AllowOrigin, Any, CorsLayer};
+use tower_http::services::ServeDir;
 
-/// The raw request body, at most `LIMIT` bytes; more is a 413 with a JSON body.
-pub struct RawBody<const LIMIT: usize>(pub Bytes);
+/// The router, with every route of the contract.
+pub fn router(state: AppState) -> Router {
+    let origins: Vec<HeaderValue> = state.settings.allowed_origins.iter().filter_map(|o| o.parse().ok()).collect();
+    let trusted = origins.clone();
+    let credentialed = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        // Only configured origins are told they may send credentials.
+        .allow_credentials(AllowCredentials::predicate(move |origin, _| trusted.contains(origin)))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE]);
+    let open = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::POST]).allow_headers([header::CONTENT_TYPE]);
+    let www = state.settings.www_dir.clone();
 
-impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for RawBody<LIMIT> {
-    type Rejection = ApiError;
+    let mut app = Router::new()
+        .route("/go/{link}", get(follow_link::follow_link))
+        .merge(Router::new().route("/v1/lookup", get(lookup::lookup)).route("/v1/touch", post(touch::touch)).layer(credentialed))
+        .merge(
+            Router::new()
+                .route("/v1/events", post(ingest_event::ingest_event))
+                .route("/v1/pixel.gif", get(ingest_event::pixel))
+                .layer(open),
+        )
+        .route("/v1/orders", post(ingest_order::ingest_order))
+        .route("/v1/refunds", post(ingest_order::ingest_refund))
+        .route("/v1/leads", post(ingest_lead::ingest_lead))
+        .route("/v1/notices", post(ingest_notice::ingest_notice))
+        .route("/v1/admin/programs", get(admin::list_programs).post(admin::add_program))
+        .route("/v1/admin/programs/{code}/products", post(admin::set_product))
+        .route("/v1/admin/partners", get(admin::list_partners).post(admin::add_partner))
+        .route("/v1/admin/partners/{code}/tokens", post(admin::issue_partner_token))
+        .route("/v1/admin/keys/{id}", delete(admin::revoke_key))
+        .route("/v1/admin/links", get(admin::list_links).post(admin::add_link))
+        .route("/v1/admin/notices", get(admin::list_notices))
+        .route("/v1/admin/report", get(admin_report::report))
+        .route("/v1/admin/payouts/preview", get(admin_report::preview_payouts))
+        .route("/v1/admin/payouts", post(admin_report::create_payouts))
+        .route("/v1/me", get(partner_center::whoami))
+        .route("/v1/partners/{code}/stats", get(stats::partner_stats))
+        .route("/v1/partners/{code}/profile", get(partner_center::profile))
+        .route("/v1/partners/{code}/ledger", get(partner_center::ledger))
+        .route("/v1/partners/{code}/chart.svg", get(partner_center::chart))
+        .route("/reftrack.js", get(snippet::loader))
+        .route("/reftrack_bg.wasm", get(snippet::wasm))
+        .route("/reftrack.d.ts", get(snippet::types))
+        .nest_service("/demo", ServeDir::new(www.join("demo")))
+        .nest_service("/partner", ServeDir::new(www.join("partner")))
+        .nest_service("/admin", ServeDir::new(www.join("admin")))
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .route("/", get(health::index));
+    if state.settings.demo {
+        app = app.route("/v1/demo/checkout", post(demo_checkout::demo_checkout));
+    }
+    let app =
+        app.fallback(health::not_found).layer(middleware::from_fn_with_state(state.clone(), count_requests)).with_state(state.clone());
 
-    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
-        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|len| len > LIMIT) {
-            return Err(ApiError::too_large(LIMIT));
-        }
-        match axum::body::to_bytes(req.into_body(), LIMIT).await {
-            Ok(bytes) => Ok(Self(bytes)),
-            Err(e) => {
-                let too_long = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                    || e.to_string().contains("length limit");
-                if too_long {
-                    Err(ApiError::too_large(LIMIT))
-                } else {
-                    Err(ApiError::bad_request("unreadable_body", format!("the body could not be read: {e}")))
-                }
-            }
-        }
+    match state.settings.base_path.as_str() {
+        "" => app,
+        base => Router::new().nest(base, app),
     }
 }
 
-/// Parses a JSON body into `T`, mapping serde's message into a 400.
-pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))
-}
-
-/// The value of one cookie, if the request carries it.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
-}
-
-/// The click ID from the first-party `rt_click` cookie, if present and well-formed.
-pub fn click_cookie(headers: &HeaderMap) -> Option<ClickId> {
-    cookie(headers, CLICK_COOKIE).and_then(|v| ClickId::parse(v).ok())
-}
-
-/// The click ID from either click cookie: the first-party one, else the cross-site one (which a
-/// browser sends only where it keeps third-party cookies). Only the credentialed lookup reads it.
-pub fn any_click_cookie(headers: &HeaderMap) -> Option<ClickId> {
-    click_cookie(headers).or_else(|| cookie(headers, CROSS_SITE_CLICK_COOKIE).and_then(|v| ClickId::parse(v).ok()))
-}
-
-/// The `Set-Cookie` values for a click, set by the server (HttpOnly) for `max_age_secs`: the
-/// first-party `SameSite=Lax` cookie and, under https, its `SameSite=None` twin. None at all when
-/// the merchant runs cookieless (`--cookies off`).
-pub fn click_set_cookies(settings: &crate::configuration::Settings, click: &ClickId, max_age_secs: i64) -> Vec<String> {
-    if !settings.cookies {
-        return Vec::new();
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    Metrics::bump(&state.metrics.requests);
+    let response = next.run(request).await;
+    if let Some(RejectReason(reason)) = response.extensions().get::<RejectReason>() {
+        state.metrics.reject(reason);
     }
-    let mut attributes = format!("Max-Age={}; Path=/; HttpOnly", max_age_secs.max(0));
-    if let Some(domain) = &settings.cookie_domain {
-        attributes.push_str("; Domain=");
-        attributes.push_str(domain);
-    }
-    let mut cookies = Vec::with_capacity(2);
-    if settings.secure_cookies() {
-        cookies.push(format!("{CLICK_COOKIE}={click}; {attributes}; SameSite=Lax; Secure"));
-        cookies.push(format!("{CROSS_SITE_CLICK_COOKIE}={click}; {attributes}; SameSite=None; Secure"));
-    } else {
-        cookies.push(format!("{CLICK_COOKIE}={click}; {attributes}; SameSite=Lax"));
-    }
-    cookies
-}
-
-/// True when the client asked for a web page rather than JSON.
-pub fn wants_html(headers: &HeaderMap) -> bool {
-    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
-}
-
-/// The SHA-256 of a body, hex: how idempotent endpoints tell "the same" from "different".
-pub fn body_hash(body: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(body))
+    response
 }

@@ -1,7 +1,7 @@
 //! `/reftrack.js`, `/reftrack_bg.wasm`, `/reftrack.d.ts`: the snippet built into `www/dist/`.
 
-use crate::error::ApiError;
-use crate::startup::AppState;
+use super::error::ApiError;
+use super::state::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,11 +20,11 @@ async fn serve(state: &AppState, file: &str, content_type: &'static str) -> Resu
             bytes,
         )
             .into_response()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::Reject {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "snippet_not_built",
-            message: format!("{file} is not built yet: run `cargo xtask snippet` (it writes {})", path.display()),
-        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "snippet_not_built",
+            format!("{file} is not built yet: run `cargo xtask snippet` (it writes {})", path.display()),
+        )),
         Err(e) => Err(ApiError::Internal(anyhow::Error::new(e).context(format!("reading {}", path.display())))),
     }
 }

@@ -1,11 +1,11 @@
 //! `GET /v1/partners/{code}/stats`: a partner's figures, in total, by link and SubID, by day, by
 //! product, and the fraud signals counted against them.
 
-use crate::auth::require_partner_or_admin;
+use super::auth::require_partner_or_admin;
+use super::error::ApiError;
+use super::state::AppState;
+use crate::backoffice::report::{self, summarise, Stats};
 use crate::domain::period::parse_period;
-use crate::error::ApiError;
-use crate::report::{summarise, Stats};
-use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
@@ -26,16 +26,16 @@ pub async fn partner_stats(
     headers: HeaderMap,
 ) -> Result<Json<Stats>, ApiError> {
     require_partner_or_admin(&state, &headers, &code).await?;
-    if state.store.partner(&code).await?.is_none() {
+    let Some(partner) = state.store.partner(&code).await? else {
         return Err(ApiError::not_found("unknown_partner", format!("no partner {code:?}")));
-    }
+    };
     let period = parse_period(q.from.as_deref(), q.to.as_deref()).map_err(|m| ApiError::bad_request("invalid_period", m))?;
     // Clicks and events may still be queued: report what has been acknowledged.
-    state.writer.flush().await;
+    state.intake.flush().await;
     let rows = state.store.figures(&code, period.from_ms, period.to_ms).await?;
-    let mut stats = summarise(code.clone(), &rows);
+    let mut stats = summarise(partner.code, &rows);
     stats.daily = state.store.daily_figures(&code, period.from_ms, period.to_ms).await?;
     stats.products = state.store.products_sold(&code, period.from_ms, period.to_ms).await?;
-    stats.fraud = crate::report::fraud_counts(state.store.as_ref(), Some(&code), period).await?;
+    stats.fraud = report::fraud_counts(&state.store, Some(&code), period).await?;
     Ok(Json(stats))
 }

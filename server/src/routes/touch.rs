@@ -1,10 +1,10 @@
 //! `POST /v1/touch`: re-sets the click cookie from the server, HttpOnly, for the rest of its
 //! window. Safari caps cookies written by scripts at 7 days; server-set ones last the full window.
 
-use super::{click_cookie, click_set_cookies, lookup::live_click, parse_json, RawBody};
+use super::error::ApiError;
+use super::extract::{click_cookie, click_set_cookies, parse_json, RawBody};
+use super::state::AppState;
 use crate::domain::period::rfc3339_of_ms;
-use crate::error::ApiError;
-use crate::startup::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -24,9 +24,9 @@ pub async fn touch(State(state): State<AppState>, headers: HeaderMap, RawBody(bo
     let id = from_body
         .or_else(|| click_cookie(&headers))
         .ok_or_else(|| ApiError::bad_request("missing_click_id", "send {\"click_id\": …} or the rt_click cookie"))?;
-    let now = crate::now_ms();
-    let click = live_click(&state, &id, now).await?.ok_or_else(|| ApiError::not_found("unknown_click", "no live click with that id"))?;
-    let max_age = (click.expires_at_ms - now) / 1000;
+    let click =
+        state.intake.live_click(id.as_str()).await?.ok_or_else(|| ApiError::not_found("unknown_click", "no live click with that id"))?;
+    let max_age = (click.expires_at_ms - state.clock.now_ms()) / 1000;
     let mut response =
         Json(json!({ "click_id": click.id, "partner": click.partner, "expires_at": rfc3339_of_ms(click.expires_at_ms) })).into_response();
     let headers = response.headers_mut();

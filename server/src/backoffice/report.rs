@@ -5,14 +5,14 @@ use crate::domain::fraud::Reason;
 use crate::domain::ledger::{self, Balance};
 use crate::domain::period::Period;
 use crate::store::{DayFigures, DbError, FigureRow, Figures, Link, ProductOverride, ProductSold, Program, Store};
-use reftrack_protocol::Currency;
+use reftrack_protocol::{Email, LinkCode, PartnerCode, ProgramCode, SubId};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// A partner's stats: totals, by link and SubID, by day, by product, and fraud counts.
 #[derive(Debug, Serialize)]
 pub struct Stats {
-    pub partner: String,
+    pub partner: PartnerCode,
     #[serde(flatten)]
     pub total: Figures,
     pub by_link: Vec<ByKey>,
@@ -27,9 +27,9 @@ pub struct Stats {
 #[derive(Debug, Serialize)]
 pub struct ByKey {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub link: Option<Option<String>>,
+    pub link: Option<Option<LinkCode>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub_id: Option<Option<String>>,
+    pub sub_id: Option<Option<SubId>>,
     #[serde(flatten)]
     pub figures: Figures,
 }
@@ -45,10 +45,10 @@ fn add(into: &mut Figures, f: &Figures) {
 }
 
 /// Sums rows into a total and per-link / per-SubID breakdowns.
-pub fn summarise(partner: String, rows: &[FigureRow]) -> Stats {
+pub fn summarise(partner: PartnerCode, rows: &[FigureRow]) -> Stats {
     let mut total = Figures::default();
-    let mut by_link: BTreeMap<Option<String>, Figures> = BTreeMap::new();
-    let mut by_sub: BTreeMap<Option<String>, Figures> = BTreeMap::new();
+    let mut by_link: BTreeMap<Option<LinkCode>, Figures> = BTreeMap::new();
+    let mut by_sub: BTreeMap<Option<SubId>, Figures> = BTreeMap::new();
     for row in rows {
         add(&mut total, &row.figures);
         add(by_link.entry(row.link.clone()).or_default(), &row.figures);
@@ -66,7 +66,7 @@ pub fn summarise(partner: String, rows: &[FigureRow]) -> Stats {
 }
 
 /// Fraud signals by reason, every reason present (zero when none).
-pub async fn fraud_counts(store: &dyn Store, partner: Option<&str>, period: Period) -> Result<BTreeMap<String, i64>, DbError> {
+pub async fn fraud_counts(store: &Store, partner: Option<&str>, period: Period) -> Result<BTreeMap<String, i64>, DbError> {
     let mut counts: BTreeMap<String, i64> = Reason::ALL.iter().map(|r| (r.as_str().to_owned(), 0)).collect();
     for (reason, n) in store.fraud_counts(partner, period.from_ms, period.to_ms).await? {
         counts.insert(reason, n);
@@ -75,7 +75,7 @@ pub async fn fraud_counts(store: &dyn Store, partner: Option<&str>, period: Peri
 }
 
 /// A partner's balances now, per currency.
-pub async fn balances(store: &dyn Store, partner: &str, now_ms: i64) -> Result<Vec<Balance>, DbError> {
+pub async fn balances(store: &Store, partner: &str, now_ms: i64) -> Result<Vec<Balance>, DbError> {
     let entries: Vec<ledger::Entry> = store.ledger_entries(Some(partner)).await?.iter().map(|r| r.entry()).collect();
     Ok(ledger::balances(&entries, now_ms))
 }
@@ -83,10 +83,10 @@ pub async fn balances(store: &dyn Store, partner: &str, now_ms: i64) -> Result<V
 /// One row of the merchant's partner report.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PartnerRow {
-    pub partner: String,
+    pub partner: PartnerCode,
     pub name: String,
-    pub email: String,
-    pub parent: Option<String>,
+    pub email: Email,
+    pub parent: Option<PartnerCode>,
     #[serde(flatten)]
     pub figures: Figures,
     pub balances: Vec<Balance>,
@@ -94,14 +94,14 @@ pub struct PartnerRow {
 }
 
 /// Every partner with the figures of the period, balances now and fraud counts.
-pub async fn partner_rows(store: &dyn Store, period: Period, now_ms: i64) -> Result<Vec<PartnerRow>, DbError> {
+pub async fn partner_rows(store: &Store, period: Period, now_ms: i64) -> Result<Vec<PartnerRow>, DbError> {
     let mut rows = Vec::new();
     for p in store.partners().await? {
-        let figures = store.figures(&p.code, period.from_ms, period.to_ms).await?;
+        let figures = store.figures(p.code.as_str(), period.from_ms, period.to_ms).await?;
         rows.push(PartnerRow {
             figures: summarise(p.code.clone(), &figures).total,
-            balances: balances(store, &p.code, now_ms).await?,
-            fraud: fraud_counts(store, Some(&p.code), period).await?,
+            balances: balances(store, p.code.as_str(), now_ms).await?,
+            fraud: fraud_counts(store, Some(p.code.as_str()), period).await?,
             partner: p.code,
             name: p.name,
             email: p.email,
@@ -137,30 +137,27 @@ pub fn partner_rows_csv(rows: &[PartnerRow]) -> Result<String, csv::Error> {
     header.extend(Reason::ALL.iter().map(|r| r.as_str().to_owned()));
     out.write_record(&header)?;
     for r in rows {
-        let empty = Balance::default();
-        let balances: Vec<&Balance> = if r.balances.is_empty() { vec![&empty] } else { r.balances.iter().collect() };
+        // A partner without ledger entries still gets a line, with empty balance columns.
+        let balances: Vec<Option<&Balance>> = if r.balances.is_empty() { vec![None] } else { r.balances.iter().map(Some).collect() };
         for b in balances {
-            let major = |minor: i64| match Currency::parse(&b.currency) {
-                Ok(c) => c.format_major(minor),
-                Err(_) => String::new(),
-            };
+            let major = |minor: fn(&Balance) -> i64| b.map(|b| b.currency.format_major(minor(b))).unwrap_or_default();
             let f = &r.figures;
             let mut record = vec![
-                r.partner.clone(),
+                r.partner.to_string(),
                 r.name.clone(),
-                r.email.clone(),
-                r.parent.clone().unwrap_or_default(),
+                r.email.to_string(),
+                r.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
                 f.hits.to_string(),
                 f.opt_ins.to_string(),
                 f.orders.to_string(),
                 f.revenue_minor.to_string(),
                 f.commission_minor.to_string(),
                 f.clawback_minor.to_string(),
-                b.currency.clone(),
-                major(b.pending_minor),
-                major(b.approved_minor),
-                major(b.paid_minor),
-                major(b.balance_minor),
+                b.map(|b| b.currency.to_string()).unwrap_or_default(),
+                major(|b| b.pending_minor),
+                major(|b| b.approved_minor),
+                major(|b| b.paid_minor),
+                major(|b| b.balance_minor),
             ];
             record.extend(Reason::ALL.iter().map(|reason| r.fraud.get(reason.as_str()).copied().unwrap_or(0).to_string()));
             out.write_record(&record)?;
@@ -181,7 +178,7 @@ pub struct ProgramView {
 /// A link the partner may share, with the URL to share.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LinkView {
-    pub code: String,
+    pub code: LinkCode,
     pub name: String,
     pub destination: String,
     pub url: String,
@@ -190,17 +187,17 @@ pub struct LinkView {
 /// Who the partner is, what they earn and the links they may use.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Profile {
-    pub partner: String,
+    pub partner: PartnerCode,
     pub name: String,
-    pub email: String,
-    pub parent: Option<String>,
+    pub email: Email,
+    pub parent: Option<PartnerCode>,
     pub programs: Vec<ProgramView>,
     pub links: Vec<LinkView>,
 }
 
 /// Whether a partner may use a link: their own, or an open link not limited to programs they
 /// are not in.
-pub fn may_use(link: &Link, partner: &str, programs: &[String]) -> bool {
+pub fn may_use(link: &Link, partner: &PartnerCode, programs: &[ProgramCode]) -> bool {
     match &link.partner {
         Some(owner) => owner == partner,
         None => link.programs.is_empty() || link.programs.iter().any(|p| programs.contains(p)),
@@ -208,12 +205,12 @@ pub fn may_use(link: &Link, partner: &str, programs: &[String]) -> bool {
 }
 
 /// The partner's profile; `links_base` is the tracking domain with its base path.
-pub async fn profile(store: &dyn Store, code: &str, links_base: &str) -> Result<Option<Profile>, DbError> {
+pub async fn profile(store: &Store, code: &str, links_base: &str) -> Result<Option<Profile>, DbError> {
     let Some(p) = store.partner(code).await? else { return Ok(None) };
     let mut programs = Vec::new();
     for program in &p.programs {
-        if let Some(found) = store.program(program).await? {
-            programs.push(ProgramView { products: store.product_overrides(program).await?, program: found });
+        if let Some(found) = store.program(program.as_str()).await? {
+            programs.push(ProgramView { products: store.product_overrides(program.as_str()).await?, program: found });
         }
     }
     let links = store
@@ -225,7 +222,7 @@ pub async fn profile(store: &dyn Store, code: &str, links_base: &str) -> Result<
             let mut url = format!("{}/go/{}", links_base.trim_end_matches('/'), l.code);
             if l.partner.is_none() {
                 url.push_str("?aff=");
-                url.push_str(&p.code);
+                url.push_str(p.code.as_str());
             }
             LinkView { code: l.code, name: l.name, destination: l.destination, url }
         })
@@ -239,21 +236,22 @@ mod tests {
 
     fn link(partner: Option<&str>, programs: &[&str]) -> Link {
         Link {
-            code: "l".into(),
+            code: LinkCode::parse("l").unwrap(),
             name: String::new(),
             destination: String::new(),
-            partner: partner.map(str::to_owned),
-            programs: programs.iter().map(|p| (*p).to_owned()).collect(),
+            partner: partner.map(|p| PartnerCode::parse(p).unwrap()),
+            programs: programs.iter().map(|p| ProgramCode::parse(p).unwrap()).collect(),
         }
     }
 
     #[test]
     fn a_partner_sees_their_own_links_and_open_links_of_their_programs() {
-        let mine = ["standard".to_owned()];
-        assert!(may_use(&link(Some("jane"), &[]), "jane", &mine));
-        assert!(!may_use(&link(Some("john"), &[]), "jane", &mine));
-        assert!(may_use(&link(None, &[]), "jane", &mine));
-        assert!(may_use(&link(None, &["standard", "vip"]), "jane", &mine));
-        assert!(!may_use(&link(None, &["vip"]), "jane", &mine));
+        let mine = [ProgramCode::parse("standard").unwrap()];
+        let jane = PartnerCode::parse("jane").unwrap();
+        assert!(may_use(&link(Some("jane"), &[]), &jane, &mine));
+        assert!(!may_use(&link(Some("john"), &[]), &jane, &mine));
+        assert!(may_use(&link(None, &[]), &jane, &mine));
+        assert!(may_use(&link(None, &["standard", "vip"]), &jane, &mine));
+        assert!(!may_use(&link(None, &["vip"]), &jane, &mine));
     }
 }

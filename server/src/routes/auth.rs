@@ -1,12 +1,10 @@
 //! Who may call what: Standard Webhooks signatures on intake, bearer keys on admin and stats.
 
-use crate::error::ApiError;
-use crate::startup::AppState;
+use super::error::ApiError;
+use super::state::AppState;
+use crate::backoffice::keys::hash_key;
 use crate::store::KeyGrant;
 use axum::http::{header, HeaderMap};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
 use reftrack_protocol::signature::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -20,28 +18,18 @@ pub fn verify_signed(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Resu
         ));
     }
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     state
         .settings
         .verifier
-        .verify_at(get(HEADER_ID), get(HEADER_TIMESTAMP), get(HEADER_SIGNATURE), body, now)
+        .verify_at(get(HEADER_ID), get(HEADER_TIMESTAMP), get(HEADER_SIGNATURE), body, state.clock.now_secs())
         .map_err(|e| ApiError::unauthorized(e.code(), e.to_string()))
 }
 
-/// A fresh random key (32 bytes, URL-safe) with a prefix saying what it is for.
-pub fn new_key(prefix: &str) -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// Keys are stored as their SHA-256 only.
-pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
-}
-
+/// The bearer token, whatever the case of the scheme (RFC 9110: schemes are case-insensitive).
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim_start();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// What the request's bearer key grants, if anything.
@@ -71,8 +59,26 @@ pub async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), 
 pub async fn require_partner_or_admin(state: &AppState, headers: &HeaderMap, code: &str) -> Result<(), ApiError> {
     match grant(state, headers).await? {
         Some(KeyGrant::Admin) => Ok(()),
-        Some(KeyGrant::Partner(own)) if own == code => Ok(()),
+        Some(KeyGrant::Partner(own)) if own.as_str() == code => Ok(()),
         Some(KeyGrant::Partner(_)) => Err(ApiError::forbidden("a partner can only see their own figures")),
         None => Err(ApiError::unauthorized("missing_api_key", "send Authorization: Bearer <admin key or partner token>")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+    use axum::http::HeaderMap;
+
+    #[test]
+    fn the_bearer_scheme_is_read_whatever_its_case() {
+        for value in ["Bearer k1", "bearer k1", "BEARER  k1"] {
+            let mut headers = HeaderMap::new();
+            headers.insert("authorization", value.parse().unwrap());
+            assert_eq!(bearer(&headers), Some("k1"), "{value}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Basic k1".parse().unwrap());
+        assert_eq!(bearer(&headers), None);
     }
 }

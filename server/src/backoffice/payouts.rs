@@ -2,7 +2,7 @@
 
 use crate::domain::ledger::{self, PayoutPlan};
 use crate::store::{DbError, Store};
-use reftrack_protocol::Currency;
+use reftrack_protocol::{Currency, PartnerCode};
 use std::collections::HashMap;
 
 /// One line of a payout run, with what a payout provider needs to pay it.
@@ -10,36 +10,36 @@ use std::collections::HashMap;
 pub struct PayoutLine {
     /// Set once the payout is booked.
     pub payout_id: Option<i64>,
-    pub partner: String,
+    pub partner: PartnerCode,
     pub name: String,
     pub email: String,
-    pub currency: String,
+    pub currency: Currency,
     pub amount_minor: i64,
     /// The amount in major units, as written to the CSV (`29.70`).
     pub amount: String,
     pub entries: usize,
 }
 
-async fn plans(store: &dyn Store, min_balance_minor: i64, now_ms: i64) -> Result<Vec<PayoutPlan>, DbError> {
+async fn plans(store: &Store, min_balance_minor: i64, now_ms: i64) -> Result<Vec<PayoutPlan>, DbError> {
     let entries: Vec<ledger::Entry> = store.ledger_entries(None).await?.iter().map(|r| r.entry()).collect();
     Ok(ledger::plan_payouts(&entries, min_balance_minor, now_ms))
 }
 
-async fn lines(store: &dyn Store, plans: &[PayoutPlan], ids: &[Option<i64>]) -> Result<Vec<PayoutLine>, DbError> {
-    let partners: HashMap<String, (String, String)> = store.partners().await?.into_iter().map(|p| (p.code, (p.name, p.email))).collect();
+async fn lines(store: &Store, plans: &[PayoutPlan], ids: &[Option<i64>]) -> Result<Vec<PayoutLine>, DbError> {
+    let partners: HashMap<PartnerCode, (String, String)> =
+        store.partners().await?.into_iter().map(|p| (p.code, (p.name, p.email.to_string()))).collect();
     Ok(plans
         .iter()
         .zip(ids)
         .map(|(plan, id)| {
             let (name, email) = partners.get(&plan.partner).cloned().unwrap_or_default();
-            let amount =
-                Currency::parse(&plan.currency).map_or_else(|_| plan.amount_minor.to_string(), |c| c.format_major(plan.amount_minor));
+            let amount = plan.currency.format_major(plan.amount_minor);
             PayoutLine {
                 payout_id: *id,
                 partner: plan.partner.clone(),
                 name,
                 email,
-                currency: plan.currency.clone(),
+                currency: plan.currency,
                 amount_minor: plan.amount_minor,
                 amount,
                 entries: plan.entry_ids.len(),
@@ -49,13 +49,13 @@ async fn lines(store: &dyn Store, plans: &[PayoutPlan], ids: &[Option<i64>]) -> 
 }
 
 /// What a payout run would pay now; nothing is marked.
-pub async fn preview(store: &dyn Store, min_balance_minor: i64, now_ms: i64) -> Result<Vec<PayoutLine>, DbError> {
+pub async fn preview(store: &Store, min_balance_minor: i64, now_ms: i64) -> Result<Vec<PayoutLine>, DbError> {
     let plans = plans(store, min_balance_minor, now_ms).await?;
     lines(store, &plans, &vec![None; plans.len()]).await
 }
 
 /// Books the payouts due now and marks their entries paid, in one transaction.
-pub async fn create(store: &dyn Store, min_balance_minor: i64, now_ms: i64) -> Result<Vec<PayoutLine>, DbError> {
+pub async fn create(store: &Store, min_balance_minor: i64, now_ms: i64) -> Result<Vec<PayoutLine>, DbError> {
     let plans = plans(store, min_balance_minor, now_ms).await?;
     let booked = store.create_payouts(&plans, now_ms).await?;
     let ids: Vec<Option<i64>> = booked.iter().map(|p| Some(p.id)).collect();
@@ -68,7 +68,7 @@ pub fn to_csv(lines: &[PayoutLine]) -> Result<String, csv::Error> {
     out.write_record(["partner", "name", "email", "amount", "currency", "payout_id"])?;
     for l in lines {
         let id = l.payout_id.map(|id| id.to_string()).unwrap_or_default();
-        out.write_record([&l.partner, &l.name, &l.email, &l.amount, &l.currency, &id])?;
+        out.write_record([l.partner.as_str(), &l.name, &l.email, &l.amount, l.currency.as_str(), &id])?;
     }
     let bytes = out.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -82,10 +82,10 @@ mod tests {
     fn the_csv_quotes_what_needs_quoting() {
         let line = PayoutLine {
             payout_id: Some(3),
-            partner: "jane".into(),
+            partner: PartnerCode::parse("jane").unwrap(),
             name: "Jane \"JP\" Partner, Esq.".into(),
             email: "jane@partners.example".into(),
-            currency: "USD".into(),
+            currency: Currency::parse("USD").unwrap(),
             amount_minor: 2970,
             amount: "29.70".into(),
             entries: 1,

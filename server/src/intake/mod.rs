@@ -1,0 +1,127 @@
+//! Intake: the use cases that take in what the world reports — tracking-link hits, browser events,
+//! signed orders, refunds, leads and notices. Each reads every fact it needs once, hands them to
+//! one pure decision in [`domain`](crate::domain), and writes once (directly, or through the
+//! batch writer for the hot paths). Nothing here speaks HTTP: errors are [`IntakeError`], which
+//! the routes map to status codes in one place.
+
+pub mod events;
+pub mod leads;
+pub mod links;
+pub mod notices;
+pub mod orders;
+pub mod refunds;
+
+use crate::clock::Clock;
+use crate::domain::attribution::Model;
+use crate::domain::fraud::FloodGuard;
+use crate::metrics::Metrics;
+use crate::store::{Click, DbError, Store, StoredAnswer};
+use crate::writer::BatchWriter;
+use std::sync::{Arc, Mutex};
+
+/// How long the flood guard's windows are.
+const FLOOD_WINDOW_MS: i64 = 3_600_000;
+
+/// The intake use cases and what they share. Cloning it is cheap.
+#[derive(Clone)]
+pub struct Intake {
+    store: Store,
+    writer: BatchWriter,
+    clock: Clock,
+    metrics: Arc<Metrics>,
+    attribution: Model,
+    /// Tracking-link routes, cached for a few seconds.
+    routes: Arc<links::Routes>,
+    /// Click counts per IP and link, for the click-flood check.
+    flood: Arc<Mutex<FloodGuard>>,
+}
+
+/// The intake's own settings.
+#[derive(Debug, Clone, Copy)]
+pub struct IntakeSettings {
+    pub attribution: Model,
+    /// Clicks per IP per link per hour before the rest count as a flood (0: no limit).
+    pub click_flood_limit: u32,
+}
+
+/// Why an intake refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("this {what} id was already recorded with a different body; ids must not be reused")]
+    IdConflict { what: &'static str },
+    #[error("no order {0} to refund")]
+    UnknownOrder(String),
+    #[error("no click {0}")]
+    UnknownClick(String),
+    #[error("no partner {0}")]
+    UnknownPartner(String),
+    #[error("a refund of order {0} is larger than the order's total")]
+    RefundExceedsOrder(String),
+    #[error(transparent)]
+    Storage(#[from] DbError),
+}
+
+impl IntakeError {
+    /// The machine-readable code of a refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IntakeError::IdConflict { .. } => "id_conflict",
+            IntakeError::UnknownOrder(_) => "unknown_order",
+            IntakeError::UnknownClick(_) => "unknown_click",
+            IntakeError::UnknownPartner(_) => "unknown_partner",
+            IntakeError::RefundExceedsOrder(_) => "refund_exceeds_order",
+            IntakeError::Storage(_) => "internal",
+        }
+    }
+}
+
+impl Intake {
+    /// The intake over `store`, writing hot-path records through `writer`.
+    pub fn new(store: Store, writer: BatchWriter, clock: Clock, metrics: Arc<Metrics>, settings: IntakeSettings) -> Self {
+        let flood = FloodGuard::new(settings.click_flood_limit, FLOOD_WINDOW_MS);
+        Intake {
+            store,
+            writer,
+            clock,
+            metrics,
+            attribution: settings.attribution,
+            routes: Default::default(),
+            flood: Arc::new(Mutex::new(flood)),
+        }
+    }
+
+    /// Forgets cached link routes (after an admin change on this server).
+    pub fn forget_routes(&self) {
+        self.routes.clear();
+    }
+
+    /// Waits until everything queued for the batch writer is committed.
+    pub async fn flush(&self) {
+        self.writer.flush().await;
+    }
+
+    /// A recorded click, whatever its age. A click made moments ago may still be in the writer's
+    /// queue, so a miss waits for the queue once before answering "unknown".
+    pub async fn recorded_click(&self, id: &str) -> Result<Option<Click>, DbError> {
+        if let Some(click) = self.store.click(id).await? {
+            return Ok(Some(click));
+        }
+        self.writer.flush().await;
+        self.store.click(id).await
+    }
+
+    /// A recorded click that has not expired.
+    pub async fn live_click(&self, id: &str) -> Result<Option<Click>, DbError> {
+        let now = self.clock.now_ms();
+        Ok(self.recorded_click(id).await?.filter(|c| c.expires_at_ms > now))
+    }
+}
+
+/// The answer to an id we already have: the same body gets the same answer, another body is a conflict.
+fn replay(existing: StoredAnswer, body_hash: &str, what: &'static str) -> Result<String, IntakeError> {
+    if existing.body_hash == body_hash {
+        Ok(existing.response_json)
+    } else {
+        Err(IntakeError::IdConflict { what })
+    }
+}

@@ -1,0 +1,158 @@
+//! A signed order: read every fact that can credit it, let [`plan_order`] decide, store the order
+//! with its ledger entries in one transaction, answer. Idempotent on the order id.
+
+use super::{replay, Intake, IntakeError};
+use crate::domain::fraud::{Reason, Signal};
+use crate::domain::plan::{plan_order, OrderFacts, OrderPlan, TouchFact};
+use crate::metrics::Metrics;
+use crate::store::{DbError, NewOrder, OrderAnswer};
+use reftrack_protocol::{CanonicalOrder, PartnerCode};
+use serde::Serialize;
+
+/// The answer to a signed order, stored with it and returned byte for byte to every replay.
+#[derive(Debug, Serialize)]
+struct Answer<'a> {
+    order_id: &'a str,
+    status: &'static str,
+    partner: Option<&'a str>,
+    program: Option<&'a str>,
+    commission_minor: i64,
+    currency: &'a str,
+    credited_by: Option<&'static str>,
+    reason: Option<&'static str>,
+    renewal: Option<u32>,
+    shares: Vec<ShareAnswer<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct ShareAnswer<'a> {
+    partner: &'a str,
+    role: &'static str,
+    amount_minor: i64,
+}
+
+fn answer(order: &CanonicalOrder, plan: &OrderPlan) -> String {
+    let answer = Answer {
+        order_id: order.order_id.as_str(),
+        status: if plan.touch().is_some() { "attributed" } else { "unattributed" },
+        partner: plan.touch().map(|t| t.partner.as_str()),
+        program: plan.program.as_ref().map(|p| p.as_str()),
+        commission_minor: plan.commission_minor(),
+        currency: order.currency.as_str(),
+        credited_by: plan.credit.by(),
+        reason: plan.reason().map(|r| r.as_str()),
+        renewal: plan.renewal,
+        shares: plan
+            .shares
+            .iter()
+            .map(|s| ShareAnswer { partner: s.partner.as_str(), role: s.role.as_str(), amount_minor: s.amount_minor })
+            .collect(),
+    };
+    serde_json::to_string(&answer).expect("answers serialise")
+}
+
+impl Intake {
+    /// Credits (or not) a verified canonical order and stores it with its ledger entries.
+    pub async fn credit_order(&self, order: CanonicalOrder, body_hash: String) -> Result<String, IntakeError> {
+        let order_id = order.order_id.as_str();
+        if let Some(existing) = self.store.order_answer(order_id).await? {
+            return self.replay_order(existing, &body_hash, &order).await;
+        }
+        let facts = self.order_facts(&order).await?;
+        let plan = plan_order(&order, &facts, self.attribution);
+        let response_json = answer(&order, &plan);
+        let new = NewOrder {
+            order: &order,
+            plan: &plan,
+            body_hash: &body_hash,
+            received_at_ms: self.clock.now_ms(),
+            response_json: &response_json,
+        };
+        match self.store.insert_order(new).await {
+            Ok(()) => {
+                Metrics::bump(&self.metrics.orders);
+                Ok(response_json)
+            }
+            // Another request stored the same order first: answer as a replay.
+            Err(DbError::Conflict(_)) => match self.store.order_answer(order_id).await? {
+                Some(existing) => self.replay_order(existing, &body_hash, &order).await,
+                None => Err(IntakeError::Storage(DbError::Other(anyhow::anyhow!("order {order_id} conflicted but cannot be read")))),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Everything storage knows that can credit the order, each fact read once: its click (or
+    /// its pixel's), the contact's lead partner, the subscription's payments, every partner these
+    /// name with their parents and grandparents, the links' programs, and every program any of
+    /// them may earn under, with its product overrides.
+    async fn order_facts(&self, order: &CanonicalOrder) -> Result<OrderFacts, DbError> {
+        let mut facts = OrderFacts::default();
+        let click_id = match &order.attribution.click_id {
+            Some(id) => Some(id.clone()),
+            None => self.store.conversion_click(order.order_id.as_str()).await?,
+        };
+        if let Some(id) = &click_id {
+            facts.click = self.recorded_click(id.as_str()).await?.map(|c| c.touch());
+        }
+        if let Some(email) = &order.customer.email {
+            facts.lead = self.store.contact_lead(email).await?;
+        }
+        if let (true, Some(subscription)) = (order.renewal, &order.subscription_id) {
+            facts.payments = self.store.subscription_payments(subscription).await?;
+        }
+        // The touches' partners, then their parents and grandparents.
+        let mut wanted: Vec<PartnerCode> = facts.touch_partners(order).cloned().collect();
+        for _generation in 0..3 {
+            let mut parents = Vec::new();
+            for code in wanted.drain(..) {
+                if facts.partners.contains_key(&code) {
+                    continue;
+                }
+                if let Some(p) = self.store.partner(code.as_str()).await? {
+                    parents.extend(p.parent.clone());
+                    facts.partners.insert(code, p.fact());
+                }
+            }
+            wanted = parents;
+        }
+        let touches: Vec<&TouchFact> =
+            facts.click.iter().chain(&facts.lead).chain(facts.payments.iter().filter_map(|p| p.credited.as_ref())).collect();
+        let links: Vec<_> = touches.iter().filter_map(|t| t.link.clone()).collect();
+        let mut programs: Vec<_> = touches.iter().filter_map(|t| t.program.clone()).collect();
+        programs.extend(facts.partners.values().flat_map(|p| p.programs.iter().cloned()));
+        for link in links {
+            if let std::collections::hash_map::Entry::Vacant(slot) = facts.link_programs.entry(link) {
+                let limited = self.store.link(slot.key().as_str()).await?.map(|l| l.programs).unwrap_or_default();
+                programs.extend(limited.iter().cloned());
+                slot.insert(limited);
+            }
+        }
+        for code in programs {
+            if facts.programs.contains_key(&code) {
+                continue;
+            }
+            if let Some(program) = self.store.program(code.as_str()).await? {
+                let overrides = self.store.product_overrides(code.as_str()).await?;
+                facts.programs.insert(code, program.fact(&overrides));
+            }
+        }
+        Ok(facts)
+    }
+
+    /// A replayed order id: a retry gets its first answer; another body is a conflict and counts as
+    /// a duplicate order id against the partner the first order credited.
+    async fn replay_order(&self, existing: OrderAnswer, body_hash: &str, order: &CanonicalOrder) -> Result<String, IntakeError> {
+        if existing.answer.body_hash != body_hash {
+            let signal = Signal {
+                reason: Reason::DuplicateOrderId,
+                partner: existing.partner.clone(),
+                link: None,
+                order_id: Some(order.order_id.to_string()),
+                at_ms: self.clock.now_ms(),
+            };
+            self.store.record_fraud(&signal).await?;
+        }
+        replay(existing.answer, body_hash, "order")
+    }
+}

@@ -1,0 +1,125 @@
+//! The ledger, the only record of money: entries booked with orders and refunds, read for
+//! balances, and payout runs that mark entries paid.
+
+use super::rows::{parsed, parsed_opt};
+use super::{DbError, LedgerRecord, Payout, Store, Tx};
+use crate::domain::ledger::{Booking, PayoutPlan};
+use reftrack_protocol::Currency;
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
+
+impl FromRow<'_, AnyRow> for LedgerRecord {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(LedgerRecord {
+            id: r.try_get("id")?,
+            partner: parsed(r, "partner_code")?,
+            order_id: r.try_get("order_id")?,
+            refund_id: r.try_get("refund_id")?,
+            kind: parsed(r, "kind")?,
+            role: parsed(r, "role")?,
+            program: parsed_opt(r, "program_code")?,
+            amount_minor: r.try_get("amount_minor")?,
+            currency: parsed(r, "currency")?,
+            link: parsed_opt(r, "link_code")?,
+            sub_id: parsed_opt(r, "sub_id")?,
+            at_ms: r.try_get("at_ms")?,
+            available_at_ms: r.try_get("available_at_ms")?,
+            payout_id: r.try_get("payout_id")?,
+        })
+    }
+}
+
+/// Books entries for an order (or one of its refunds).
+pub(super) async fn insert_bookings(
+    tx: &mut Tx,
+    order_id: &str,
+    refund_id: Option<&str>,
+    currency: &Currency,
+    at_ms: i64,
+    bookings: &[Booking],
+) -> Result<(), DbError> {
+    for e in bookings {
+        sqlx::query(
+            "INSERT INTO ledger (partner_code, order_id, refund_id, kind, amount_minor, currency, link_code, sub_id, at_ms,
+                                 role, program_code, available_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(e.partner.as_str())
+        .bind(order_id)
+        .bind(refund_id)
+        .bind(e.kind.as_str())
+        .bind(e.amount_minor)
+        .bind(currency.as_str())
+        .bind(e.link.as_ref().map(|l| l.as_str()))
+        .bind(e.sub_id.as_ref().map(|s| s.as_str()))
+        .bind(at_ms)
+        .bind(e.role.as_str())
+        .bind(e.program.as_ref().map(|p| p.as_str()))
+        .bind(e.available_at_ms)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Ledger entries of one partner or (with `None`) everyone, oldest first.
+    pub async fn ledger_entries(&self, partner: Option<&str>) -> Result<Vec<LedgerRecord>, DbError> {
+        Ok(sqlx::query_as("SELECT * FROM ledger WHERE (CAST($1 AS TEXT) IS NULL OR partner_code = $1) ORDER BY at_ms, id")
+            .bind(partner)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Books the payouts and marks their entries paid, atomically. `Conflict` if any entry was
+    /// paid meanwhile (two payout runs at once), and then nothing is booked.
+    pub async fn create_payouts(&self, plans: &[PayoutPlan], now_ms: i64) -> Result<Vec<Payout>, DbError> {
+        let mut tx = self.write().await?;
+        let mut out = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO payouts (partner_code, currency, amount_minor, created_at_ms) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(plan.partner.as_str())
+            .bind(plan.currency.as_str())
+            .bind(plan.amount_minor)
+            .bind(now_ms)
+            .fetch_one(tx.conn())
+            .await?;
+            let mut marked = 0;
+            for ids in plan.entry_ids.chunks(500) {
+                let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql = format!("UPDATE ledger SET payout_id = $1 WHERE payout_id IS NULL AND id IN ({})", list.join(", "));
+                let mut update = sqlx::query(&sql).bind(id);
+                for entry in ids {
+                    update = update.bind(*entry);
+                }
+                marked += update.execute(tx.conn()).await?.rows_affected();
+            }
+            if marked != plan.entry_ids.len() as u64 {
+                return Err(DbError::Conflict(format!("entries of {} were paid by another payout run", plan.partner)));
+            }
+            sqlx::query(
+                "INSERT INTO ledger (partner_code, order_id, kind, amount_minor, currency, at_ms, role, available_at_ms, payout_id)
+                 VALUES ($1, $2, 'payout', $3, $4, $5, 'payout', $5, $6)",
+            )
+            .bind(plan.partner.as_str())
+            .bind(format!("payout:{id}"))
+            .bind(-plan.amount_minor)
+            .bind(plan.currency.as_str())
+            .bind(now_ms)
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+            out.push(Payout {
+                id,
+                partner: plan.partner.clone(),
+                currency: plan.currency,
+                amount_minor: plan.amount_minor,
+                created_at_ms: now_ms,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,152 @@
+//! Signed orders (with their lines, ledger entries and new contact, in one transaction), the
+//! earlier payments of a subscription, and signed leads.
+
+use super::rows::{flag, parsed, parsed_opt};
+use super::tracking::{insert_contact, insert_fraud, insert_lead, unprefixed};
+use super::{DbError, NewLead, NewOrder, OrderAnswer, Recorded, Store, StoredAnswer, PIXEL_LEDGER_PREFIX};
+use crate::domain::plan::{Payment, TouchFact};
+use sqlx::Row;
+
+impl Store {
+    /// The stored answer of an order, with the partner it credited.
+    pub async fn order_answer(&self, order_id: &str) -> Result<Option<OrderAnswer>, DbError> {
+        let row = sqlx::query("SELECT body_hash, response_json, partner_code FROM orders WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(OrderAnswer {
+            answer: StoredAnswer { body_hash: r.try_get("body_hash")?, response_json: r.try_get("response_json")? },
+            partner: parsed_opt(&r, "partner_code")?,
+        }))
+    }
+
+    /// Stores an order, its lines and ledger entries atomically. `Conflict` if the id exists.
+    pub async fn insert_order(&self, o: NewOrder<'_>) -> Result<(), DbError> {
+        let order = o.order;
+        let plan = o.plan;
+        let order_id = order.order_id.as_str();
+        let touch = plan.touch();
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO orders (order_id, body_hash, source, occurred_at_ms, currency, total_minor, email, click_id, partner_code,
+                                 link_code, sub_id, status, commission_minor, response_json, received_at_ms, bare_id,
+                                 subscription_id, renewal, program_code, reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+        )
+        .bind(order_id)
+        .bind(o.body_hash)
+        .bind(&order.source)
+        .bind(crate::domain::period::to_ms(order.occurred_at))
+        .bind(order.currency.as_str())
+        .bind(order.total_minor)
+        .bind(order.customer.email.as_ref().map(|e| e.as_str()))
+        .bind(touch.and_then(|t| t.click_id.as_ref()).map(|c| c.as_str()))
+        .bind(touch.map(|t| t.partner.as_str()))
+        .bind(touch.and_then(|t| t.link.as_ref()).map(|l| l.as_str()))
+        .bind(touch.and_then(|t| t.sub_id.as_ref()).map(|s| s.as_str()))
+        .bind(if touch.is_some() { "attributed" } else { "unattributed" })
+        .bind(plan.commission_minor())
+        .bind(o.response_json)
+        .bind(o.received_at_ms)
+        .bind(unprefixed(order_id))
+        .bind(order.subscription_id.as_deref())
+        .bind(order.renewal)
+        .bind(plan.program.as_ref().map(|p| p.as_str()))
+        .bind(plan.reason().map(|r| r.as_str()))
+        .execute(tx.conn())
+        .await?;
+        if let Some(signal) = &plan.fraud {
+            insert_fraud(&mut tx, signal).await?;
+        }
+        for (line, item) in order.items.iter().enumerate() {
+            sqlx::query("INSERT INTO order_items (order_id, line, sku, name, quantity, unit_price_minor) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(order_id)
+                .bind(line as i64)
+                .bind(&item.sku)
+                .bind(&item.name)
+                .bind(item.quantity)
+                .bind(item.unit_price_minor)
+                .execute(tx.conn())
+                .await?;
+        }
+        // The signed order supersedes any commission booked on its pixel conversion.
+        sqlx::query("DELETE FROM ledger WHERE refund_id IS NULL AND order_id IN ($1, $2)")
+            .bind([PIXEL_LEDGER_PREFIX, order_id].concat())
+            .bind([PIXEL_LEDGER_PREFIX, unprefixed(order_id)].concat())
+            .execute(tx.conn())
+            .await?;
+        super::ledger::insert_bookings(
+            &mut tx,
+            order_id,
+            None,
+            &order.currency,
+            crate::domain::period::to_ms(order.occurred_at),
+            &plan.bookings,
+        )
+        .await?;
+        if let (Some(email), Some(contact)) = (&order.customer.email, &plan.new_contact) {
+            insert_contact(&mut tx, email, contact).await?;
+        }
+        sqlx::query("UPDATE conversions SET verified_order_id = $1 WHERE order_id IN ($1, $2)")
+            .bind(order_id)
+            .bind(unprefixed(order_id))
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await
+    }
+
+    /// The payments of a subscription, oldest first.
+    pub async fn subscription_payments(&self, subscription_id: &str) -> Result<Vec<Payment>, DbError> {
+        let rows = sqlx::query(
+            "SELECT order_id, occurred_at_ms, renewal, partner_code, click_id, link_code, sub_id, program_code
+             FROM orders WHERE subscription_id = $1 ORDER BY occurred_at_ms, order_id",
+        )
+        .bind(subscription_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let occurred_at_ms: i64 = r.try_get("occurred_at_ms")?;
+            let credited = match parsed_opt(r, "partner_code")? {
+                Some(partner) => Some(TouchFact {
+                    partner,
+                    click_id: parsed_opt(r, "click_id")?,
+                    link: parsed_opt(r, "link_code")?,
+                    sub_id: parsed_opt(r, "sub_id")?,
+                    program: parsed_opt(r, "program_code")?,
+                    at_ms: occurred_at_ms,
+                    expires_at_ms: i64::MAX,
+                }),
+                None => None,
+            };
+            out.push(Payment { order_id: parsed(r, "order_id")?, occurred_at_ms, renewal: flag(r, "renewal")?, credited });
+        }
+        Ok(out)
+    }
+
+    /// Records a server-side lead once per key (the tool's own lead id, else the message id); a
+    /// replay gets the first answer.
+    pub async fn record_signed_lead(&self, key: &str, lead: &NewLead, answer: &StoredAnswer) -> Result<Recorded, DbError> {
+        let mut tx = self.write().await?;
+        let claimed =
+            sqlx::query("INSERT INTO signed_leads (msg_id, body_hash, response_json) VALUES ($1, $2, $3) ON CONFLICT (msg_id) DO NOTHING")
+                .bind(key)
+                .bind(&answer.body_hash)
+                .bind(&answer.response_json)
+                .execute(tx.conn())
+                .await?
+                .rows_affected()
+                == 1;
+        if !claimed {
+            tx.rollback().await?;
+            let row =
+                sqlx::query("SELECT body_hash, response_json FROM signed_leads WHERE msg_id = $1").bind(key).fetch_one(&self.pool).await?;
+            let answer = StoredAnswer { body_hash: row.try_get("body_hash")?, response_json: row.try_get("response_json")? };
+            return Ok(Recorded { answer, fresh: false });
+        }
+        insert_lead(&mut tx, lead).await?;
+        tx.commit().await?;
+        Ok(Recorded { answer: answer.clone(), fresh: true })
+    }
+}

@@ -1,0 +1,82 @@
+//! Reading columns into the records' types, the same way for both engines.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::fmt::Display;
+use std::str::FromStr;
+
+fn decode_error(column: &str, e: impl Display) -> sqlx::Error {
+    sqlx::Error::ColumnDecode { index: column.to_owned(), source: e.to_string().into() }
+}
+
+/// A column parsed into a protocol type (a code or id stored as text).
+pub(super) fn parsed<T>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    let raw: String = row.try_get(column)?;
+    raw.parse().map_err(|e| decode_error(column, e))
+}
+
+/// A nullable column parsed into a protocol type.
+pub(super) fn parsed_opt<T>(row: &AnyRow, column: &str) -> Result<Option<T>, sqlx::Error>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    let raw: Option<String> = row.try_get(column)?;
+    raw.map(|r| r.parse().map_err(|e| decode_error(column, e))).transpose()
+}
+
+/// A boolean column: PostgreSQL's `BOOLEAN`, SQLite's integer.
+pub(super) fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    match row.try_get::<bool, _>(column) {
+        Ok(b) => Ok(b),
+        Err(_) => Ok(row.try_get::<i64, _>(column)? != 0),
+    }
+}
+
+/// Each row's first column, parsed.
+pub(super) fn first_column<T>(rows: &[AnyRow]) -> Result<Vec<T>, sqlx::Error>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    rows.iter()
+        .map(|r| {
+            let raw: String = r.try_get(0)?;
+            raw.parse().map_err(|e| decode_error("0", e))
+        })
+        .collect()
+}
+
+/// `($1, $2, …), (…)` for `rows` rows of `columns` values, numbered from `$1`. (sqlx's query
+/// builder writes `?` for the `Any` driver, which PostgreSQL refuses.)
+pub(super) fn placeholders(rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 6);
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(row * columns + column + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_numbered_row_by_row() {
+        assert_eq!(super::placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::placeholders(1, 1), "($1)");
+    }
+}

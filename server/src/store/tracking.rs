@@ -1,0 +1,240 @@
+//! What the batch writer commits — clicks, browser leads, conversions, fraud signals — and the
+//! reads of clicks, contacts and conversions that crediting needs.
+
+use super::rows::{parsed, parsed_opt, placeholders};
+use super::{BatchWrite, Click, DbError, NewConversion, NewLead, Store, Tx, PIXEL_LEDGER_PREFIX};
+use crate::domain::fraud::{Reason, Signal};
+use crate::domain::plan::TouchFact;
+use reftrack_protocol::{ClickId, Email};
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
+
+impl FromRow<'_, AnyRow> for Click {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Click {
+            id: parsed(r, "id")?,
+            link: parsed(r, "link_code")?,
+            partner: parsed(r, "partner_code")?,
+            sub_id: parsed_opt(r, "sub_id")?,
+            program: parsed_opt(r, "program_code")?,
+            at_ms: r.try_get("at_ms")?,
+            expires_at_ms: r.try_get("expires_at_ms")?,
+            ip_hash: r.try_get("ip_hash")?,
+            user_agent: r.try_get("user_agent")?,
+        })
+    }
+}
+
+/// A `contacts` row: the partner who first brought an email.
+fn contact_of(r: &AnyRow) -> Result<TouchFact, sqlx::Error> {
+    Ok(TouchFact {
+        partner: parsed(r, "partner_code")?,
+        click_id: parsed_opt(r, "click_id")?,
+        link: parsed_opt(r, "link_code")?,
+        sub_id: parsed_opt(r, "sub_id")?,
+        program: parsed_opt(r, "program_code")?,
+        at_ms: r.try_get("at_ms")?,
+        expires_at_ms: r.try_get("expires_at_ms")?,
+    })
+}
+
+/// The id without its `source:` prefix, so a pixel that saw `cs_1` matches the order `stripe:cs_1`.
+pub(super) fn unprefixed(order_id: &str) -> &str {
+    order_id.split_once(':').map_or(order_id, |(_, rest)| rest)
+}
+
+/// Most clicks in one multi-row insert (9 parameters each, under SQLite's 32,766).
+const CLICKS_PER_INSERT: usize = 1_000;
+
+impl Store {
+    /// Writes clicks, browser leads, conversions and fraud signals in one transaction (group commit).
+    pub async fn write_batch(&self, writes: &[BatchWrite]) -> Result<(), DbError> {
+        let mut tx = self.write().await?;
+        let clicks: Vec<&Click> = writes.iter().filter_map(|w| if let BatchWrite::Click(c) = w { Some(c) } else { None }).collect();
+        for chunk in clicks.chunks(CLICKS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO clicks (id, link_code, partner_code, sub_id, program_code, at_ms, expires_at_ms, ip_hash, user_agent)
+                 VALUES {} ON CONFLICT (id) DO NOTHING",
+                placeholders(chunk.len(), 9)
+            );
+            let mut insert = sqlx::query(&sql);
+            for c in chunk {
+                insert = insert
+                    .bind(c.id.as_str())
+                    .bind(c.link.as_str())
+                    .bind(c.partner.as_str())
+                    .bind(c.sub_id.as_ref().map(|s| s.as_str()))
+                    .bind(c.program.as_ref().map(|p| p.as_str()))
+                    .bind(c.at_ms)
+                    .bind(c.expires_at_ms)
+                    .bind(c.ip_hash.as_deref())
+                    .bind(c.user_agent.as_deref());
+            }
+            insert.execute(tx.conn()).await?;
+        }
+        for write in writes {
+            match write {
+                BatchWrite::Click(_) => {}
+                BatchWrite::Lead(lead) => insert_lead(&mut tx, lead).await?,
+                BatchWrite::Conversion(c) => insert_conversion(&mut tx, c).await?,
+                BatchWrite::Fraud(signal) => insert_fraud(&mut tx, signal).await?,
+            }
+        }
+        tx.commit().await
+    }
+
+    pub async fn click(&self, id: &str) -> Result<Option<Click>, DbError> {
+        Ok(sqlx::query_as("SELECT * FROM clicks WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    /// The partner who first brought this email, if any.
+    pub async fn contact_lead(&self, email: &Email) -> Result<Option<TouchFact>, DbError> {
+        let row = sqlx::query("SELECT * FROM contacts WHERE email = $1").bind(email.as_str()).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(contact_of).transpose()?)
+    }
+
+    /// The click a conversion pixel saw for this order (by its full or its source-less id).
+    pub async fn conversion_click(&self, order_id: &str) -> Result<Option<ClickId>, DbError> {
+        let row = sqlx::query("SELECT click_id FROM conversions WHERE order_id IN ($1, $2) ORDER BY order_id = $1 DESC LIMIT 1")
+            .bind(order_id)
+            .bind(unprefixed(order_id))
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(parsed_opt(&r, "click_id")?),
+            None => Ok(None),
+        }
+    }
+
+    /// Records a fraud signal on its own.
+    pub async fn record_fraud(&self, signal: &Signal) -> Result<(), DbError> {
+        let mut tx = self.write().await?;
+        insert_fraud(&mut tx, signal).await?;
+        tx.commit().await
+    }
+}
+
+/// One opt-in per partner and contact; the contact's lead partner if nobody brought them first.
+pub(super) async fn insert_lead(tx: &mut Tx, lead: &NewLead) -> Result<(), DbError> {
+    let click: Option<Click> = match &lead.click_id {
+        Some(id) => sqlx::query_as("SELECT * FROM clicks WHERE id = $1").bind(id.as_str()).fetch_optional(tx.conn()).await?,
+        None => None,
+    };
+    let touch = match &click {
+        Some(c) => Some(c.touch()),
+        None => lead.partner.clone().map(|partner| TouchFact {
+            partner,
+            click_id: None,
+            link: None,
+            sub_id: lead.sub_id.clone(),
+            program: None,
+            at_ms: lead.at_ms,
+            expires_at_ms: lead.at_ms.saturating_add(lead.window_ms),
+        }),
+    };
+    let contact_key = match (&lead.email, &lead.click_id) {
+        (Some(email), _) => email.as_str(),
+        (None, Some(click)) => click.as_str(),
+        (None, None) => "",
+    };
+    let partner = touch.as_ref().map(|t| t.partner.as_str());
+    sqlx::query(
+        "INSERT INTO leads (partner_key, contact_key, partner_code, click_id, link_code, sub_id, email, page, source, at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (partner_key, contact_key) DO NOTHING",
+    )
+    .bind(partner.unwrap_or_default())
+    .bind(contact_key)
+    .bind(partner)
+    .bind(lead.click_id.as_ref().map(|c| c.as_str()))
+    .bind(touch.as_ref().and_then(|t| t.link.as_ref()).map(|l| l.as_str()))
+    .bind(touch.as_ref().and_then(|t| t.sub_id.as_ref()).map(|s| s.as_str()))
+    .bind(lead.email.as_ref().map(|e| e.as_str()))
+    .bind(&lead.page)
+    .bind(&lead.source)
+    .bind(lead.at_ms)
+    .execute(tx.conn())
+    .await?;
+    if let (Some(email), Some(touch)) = (&lead.email, &touch) {
+        // A click's lead lasts as long as the click's window, from the opt-in.
+        let window_ms = if click.is_some() { touch.expires_at_ms - touch.at_ms } else { lead.window_ms };
+        let contact = TouchFact { at_ms: lead.at_ms, expires_at_ms: lead.at_ms.saturating_add(window_ms), ..touch.clone() };
+        insert_contact(tx, email, &contact).await?;
+    }
+    Ok(())
+}
+
+/// Makes `touch` the email's lead partner unless someone brought the email first.
+pub(super) async fn insert_contact(tx: &mut Tx, email: &Email, t: &TouchFact) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO contacts (email, partner_code, click_id, link_code, sub_id, program_code, at_ms, expires_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (email) DO NOTHING",
+    )
+    .bind(email.as_str())
+    .bind(t.partner.as_str())
+    .bind(t.click_id.as_ref().map(|c| c.as_str()))
+    .bind(t.link.as_ref().map(|l| l.as_str()))
+    .bind(t.sub_id.as_ref().map(|s| s.as_str()))
+    .bind(t.program.as_ref().map(|p| p.as_str()))
+    .bind(t.at_ms)
+    .bind(t.expires_at_ms)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A browser conversion: recorded once per order id (a second one is a duplicate), verified at once
+/// when its signed order is already here, and earning on its own only under a pixel-paying program.
+async fn insert_conversion(tx: &mut Tx, c: &NewConversion) -> Result<(), DbError> {
+    let order_id = c.order_id.as_str();
+    let inserted = sqlx::query(
+        "INSERT INTO conversions (order_id, amount_minor, currency, click_id, partner_code, link_code, sub_id, at_ms, verified_order_id)
+         SELECT $1, $2, $3, $4, c.partner_code, c.link_code, c.sub_id, $5,
+                (SELECT o.order_id FROM orders o WHERE o.order_id = $1 OR o.bare_id = $1 ORDER BY o.order_id = $1 DESC LIMIT 1)
+         FROM (SELECT 1) AS one LEFT JOIN clicks c ON c.id = $4
+         WHERE TRUE
+         ON CONFLICT (order_id) DO NOTHING",
+    )
+    .bind(order_id)
+    .bind(c.amount_minor)
+    .bind(c.currency.as_str())
+    .bind(c.click_id.as_ref().map(|c| c.as_str()))
+    .bind(c.at_ms)
+    .execute(tx.conn())
+    .await?
+    .rows_affected()
+        == 1;
+    let stored = sqlx::query("SELECT partner_code, link_code, verified_order_id FROM conversions WHERE order_id = $1")
+        .bind(order_id)
+        .fetch_one(tx.conn())
+        .await?;
+    let partner = parsed_opt(&stored, "partner_code")?;
+    let verified: Option<String> = stored.try_get("verified_order_id")?;
+    let reason = match (inserted, &partner) {
+        (false, _) => Some(Reason::DuplicateOrderId),
+        (true, None) => Some(Reason::PixelWithoutClick),
+        (true, Some(_)) => None,
+    };
+    if let Some(reason) = reason {
+        let signal =
+            Signal { reason, partner, link: parsed_opt(&stored, "link_code")?, order_id: Some(order_id.to_owned()), at_ms: c.at_ms };
+        insert_fraud(tx, &signal).await?;
+    }
+    // Pixel-only programs earn on a new conversion that no signed order confirmed yet.
+    if let (true, None, Some(credit)) = (inserted, verified, &c.pixel_credit) {
+        let ledger_id = [PIXEL_LEDGER_PREFIX, order_id].concat();
+        super::ledger::insert_bookings(tx, &ledger_id, None, &c.currency, c.at_ms, std::slice::from_ref(credit.as_ref())).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn insert_fraud(tx: &mut Tx, e: &Signal) -> Result<(), DbError> {
+    sqlx::query("INSERT INTO fraud_events (reason, partner_code, link_code, order_id, at_ms) VALUES ($1, $2, $3, $4, $5)")
+        .bind(e.reason.as_str())
+        .bind(e.partner.as_ref().map(|p| p.as_str()))
+        .bind(e.link.as_ref().map(|l| l.as_str()))
+        .bind(e.order_id.as_deref())
+        .bind(e.at_ms)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
