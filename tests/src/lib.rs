@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-pub mod postgres;
+pub use reftrack_testkit::postgres;
 pub mod sites;
 pub mod tls;
 

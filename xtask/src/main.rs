@@ -4,8 +4,9 @@
 //! - `demo` builds what is needed and runs `reftrack demo`.
 //! - `bench` measures clicks/s, orders/s and the connector against same-run baselines.
 //! - `test` installs what the tests need on a fresh machine (wasm target, Chromium, PostgreSQL,
-//!   wasm-bindgen's test runner), builds the snippet, then runs every test of the workspace and the
-//!   wasm core's tests in headless Chromium.
+//!   wasm-bindgen's test runner), builds the snippet, then runs every test of the workspace (on
+//!   SQLite), the server's API suite again on PostgreSQL, and the wasm core's tests in headless
+//!   Chromium.
 
 mod setup;
 mod snippet;
@@ -50,6 +51,8 @@ fn main() -> Result<()> {
             setup::wasm_bindgen_test_runner()?;
             snippet::build_if_stale()?;
             run(cargo().args(["test", "--workspace"]))?;
+            // The API suite again, on a real PostgreSQL server it starts itself.
+            run(cargo().args(["test", "-p", "reftrack-server", "--test", "api"]).env("REFTRACK_TEST_BACKEND", "postgres"))?;
             // The wasm core itself, compiled to wasm32, in headless Chromium (tracker-wasm/webdriver.json).
             run(cargo()
                 .args(["test", "-p", "reftrack-tracker", "--lib", "--target", "wasm32-unknown-unknown"])

@@ -1,4 +1,7 @@
 use reftrack_protocol::signature::Secret;
+use reftrack_server::clock::Clock;
+use reftrack_server::configuration::{DatabaseArgs, ServeArgs, Settings};
+use reftrack_server::startup::Application;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
@@ -12,9 +15,14 @@ pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
 pub const MERCHANT_ORIGIN: &str = "https://www.merchant.test";
 pub const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 
-/// A running `reftrack serve` with its own database (SQLite file or PostgreSQL); killed on drop.
+/// A running server with its own database (SQLite file or PostgreSQL): the `reftrack serve`
+/// process, killed on drop, or — where a test moves time — the application in this process on a
+/// manual clock, still over real HTTP.
 pub struct TestApp {
-    child: Child,
+    child: Option<Child>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The manual clock of an in-process app; `None`: the system clock.
+    pub clock: Option<Clock>,
     pub base: String,
     pub client: reqwest::Client,
     pub dir: TempDir,
@@ -23,9 +31,42 @@ pub struct TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
+}
+
+/// Serve flags as the binary would read them, for an app built in this process.
+#[derive(clap::Parser)]
+struct Flags {
+    #[command(flatten)]
+    serve: ServeArgs,
+    #[command(flatten)]
+    db: DatabaseArgs,
+}
+
+/// The application in this process on `clock`, seeded like [`spawn_seeded_app`]: tests that move
+/// time (refund windows, click windows) use it.
+pub async fn spawn_app_on_clock(clock: Clock) -> TestApp {
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = new_database(&dir).await;
+    let www = dir.path().join("www");
+    let args = ["reftrack", "--listen", "127.0.0.1:0", "--database", &database_url, "--signing-secrets", SECRET, "--admin-key", ADMIN_KEY];
+    let flags = Flags::parse_from(args.iter().copied().chain(["--www-dir", www.to_str().unwrap()]));
+    let settings = Settings::from_args(&flags.serve, &flags.db).unwrap();
+    let app = Application::build_with_clock(settings, clock.clone()).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let task = tokio::spawn(app.run_until(std::future::pending()));
+    let client = reqwest::Client::builder().redirect(Policy::none()).user_agent(CHROME).build().unwrap();
+    let app = TestApp { child: None, task: Some(task), clock: Some(clock), base, client, dir, database_url };
+    app.seed().await;
+    app
 }
 
 pub fn now() -> i64 {
@@ -39,11 +80,7 @@ pub fn run_cli(database_url: &str, args: &[&str]) -> std::process::Output {
 
 /// A new, empty database of the backend under test.
 pub async fn new_database(dir: &TempDir) -> String {
-    if crate::POSTGRES {
-        crate::postgres::cluster().create_database().await
-    } else {
-        format!("sqlite://{}", dir.path().join("reftrack.db").display())
-    }
+    reftrack_testkit::Backend::from_env().new_database(dir.path()).await
 }
 
 /// Starts the server with the given extra environment.
@@ -94,7 +131,7 @@ pub async fn spawn_app_at(dir: TempDir, database_url: String, env: &[(&str, &str
     .await
     .unwrap();
     let client = reqwest::Client::builder().redirect(Policy::none()).user_agent(CHROME).build().unwrap();
-    TestApp { child, base, client, dir, database_url }
+    TestApp { child: Some(child), task: None, clock: None, base, client, dir, database_url }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -109,6 +146,11 @@ pub async fn spawn_seeded_app() -> TestApp {
 }
 
 impl TestApp {
+    /// Now, in unix seconds, by the app's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.as_ref().map_or_else(now, Clock::now_secs)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -162,13 +204,13 @@ impl TestApp {
     pub async fn post_order(&self, order: &Value) -> reqwest::Response {
         let body = serde_json::to_vec(order).unwrap();
         let id = format!("msg_{}", order["order_id"].as_str().unwrap());
-        self.signed_post("/v1/orders", &body, &id, now()).await
+        self.signed_post("/v1/orders", &body, &id, self.now()).await
     }
 
     pub async fn post_refund(&self, refund: &Value) -> reqwest::Response {
         let body = serde_json::to_vec(refund).unwrap();
         let id = format!("msg_{}", refund["refund_id"].as_str().unwrap());
-        self.signed_post("/v1/refunds", &body, &id, now()).await
+        self.signed_post("/v1/refunds", &body, &id, self.now()).await
     }
 
     pub async fn stats(&self, partner: &str) -> Value {

@@ -1,13 +1,8 @@
-//! Integration tests: the real `reftrack` binary on a random port with a temp SQLite database,
-//! over HTTP. `api_postgres` runs these same files against a real PostgreSQL.
-
-/// Which backend the suite runs against.
-const POSTGRES: bool = false;
+//! Integration tests: the real `reftrack` binary on a random port with a fresh database, over
+//! HTTP. The backend is `REFTRACK_TEST_BACKEND` (`sqlite` by default, or `postgres`: a real
+//! PostgreSQL server the suite starts); `cargo xtask test` runs the suite on both.
 
 mod helpers;
-#[allow(dead_code)]
-#[path = "../../../tests/src/postgres.rs"]
-mod postgres;
 
 mod admin;
 mod commissions;
@@ -22,3 +17,4 @@ mod partner_center;
 mod payouts;
 mod refunds;
 mod stats;
+mod windows;
