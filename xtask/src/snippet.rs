@@ -68,6 +68,11 @@ fn gzip_len(bytes: &[u8]) -> Result<usize> {
 pub fn build(strict: bool) -> Result<()> {
     let mut build = cargo();
     build.args(["build", "-p", "reftrack-tracker", "--lib", "--target", "wasm32-unknown-unknown", "--profile", "snippet"]);
+    // The core passes no JS values (one numeric call over a shared buffer): without reference
+    // types wasm-bindgen adds no externref table, so the module imports nothing and the loader
+    // instantiates it itself, with none of wasm-bindgen's JS glue. (Only this profile: the
+    // wasm-bindgen-test build keeps the target's defaults.)
+    build.env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", "-Ctarget-feature=-reference-types");
     run(&mut build)?;
     let compiled = root().join("target/wasm32-unknown-unknown/snippet/reftrack_tracker.wasm");
     let out = root().join("target/snippet-bindgen");
@@ -164,8 +169,8 @@ fn optimise(wasm: &Path) -> Result<()> {
     run(&mut cmd)
 }
 
-/// The module without its `target_features` section. The core is built without reference types
-/// (`.cargo/config.toml`), but the section also lists the features of the prebuilt standard
+/// The module without its `target_features` section. The core is built without reference types,
+/// but the section also lists the features of the prebuilt standard
 /// library, and from it wasm-bindgen would add an externref table that the loader must import.
 fn without_target_features(wasm: &[u8]) -> Result<Vec<u8>> {
     fn leb128(bytes: &[u8]) -> Result<(usize, usize)> {
