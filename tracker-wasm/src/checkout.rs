@@ -1,6 +1,9 @@
-//! Which links go to a checkout, and what they must carry.
+//! Which URLs go to a checkout or a tool, and where each must carry the click.
 
-use reftrack_protocol::names::{CLICK_PARAM, STRIPE_REFERENCE_PARAM};
+use reftrack_protocol::names::{
+    CALENDLY_CLICK_PARAM, CLICK_PARAM, LEMON_SQUEEZY_CUSTOM_PARAM, POLAR_REFERENCE_PARAM, STRIPE_REFERENCE_PARAM,
+    THRIVECART_PASSTHROUGH_PARAM,
+};
 use reftrack_protocol::text::{rfind_byte, split_where, trim_byte, trim_end_byte};
 
 /// True when `host` is `domain` or a subdomain of it, ignoring case and outer dots.
@@ -43,21 +46,21 @@ pub const RULES: &[Rule] = &[
     // Stripe Payment Links copy `client_reference_id` into the checkout session.
     query("buy.stripe.com", "", &[CLICK_PARAM, STRIPE_REFERENCE_PARAM]),
     // Lemon Squeezy: `checkout[custom][…]` comes back as the webhook's `meta.custom_data`.
-    query("lemonsqueezy.com", "/checkout/", &[CLICK_PARAM, "checkout[custom][rt_click]"]),
+    query("lemonsqueezy.com", "/checkout/", &[CLICK_PARAM, LEMON_SQUEEZY_CUSTOM_PARAM]),
     // Gumroad: the product URL's query comes back in the ping's `url_params`.
     query("gumroad.com", "", &[CLICK_PARAM]),
     query("gum.co", "", &[CLICK_PARAM]),
     // Polar checkout links store `reference_id` (and utm_*) in the checkout's metadata.
-    query("buy.polar.sh", "", &[CLICK_PARAM, "reference_id"]),
+    query("buy.polar.sh", "", &[CLICK_PARAM, POLAR_REFERENCE_PARAM]),
     // ThriveCart: pass-through variables `passthrough[…]` come back with the order.
-    query("thrivecart.com", "", &[CLICK_PARAM, "passthrough[rt_click]"]),
+    query("thrivecart.com", "", &[CLICK_PARAM, THRIVECART_PASSTHROUGH_PARAM]),
     query("samcart.com", "", &[CLICK_PARAM]),
     // Typeform hidden fields ride in the form URL's fragment.
     Rule { host: "typeform.com", path: "/to/", query: &[], hash: &[CLICK_PARAM] },
     // Tally hidden fields are read from the query.
     query("tally.so", "", &[CLICK_PARAM]),
     // Calendly returns utm_* in the invitee's `tracking`.
-    query("calendly.com", "", &["utm_content"]),
+    query("calendly.com", "", &[CALENDLY_CLICK_PARAM]),
     // Zoom and WebinarJam registration pages keep their query.
     query("zoom.us", "/register", &[CLICK_PARAM]),
     query("webinarjam.com", "", &[CLICK_PARAM]),
