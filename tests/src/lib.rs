@@ -280,7 +280,8 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Starts a browser; `block_cookies` makes it refuse all cookies.
+    /// Starts a browser; `block_cookies` makes it refuse all cookies, else it refuses third-party
+    /// ones only (as Safari and Firefox do).
     pub async fn start(block_cookies: bool) -> Result<Self> {
         Self::start_with(if block_cookies { Cookies::Off } else { Cookies::ThirdPartyBlocked }).await
     }

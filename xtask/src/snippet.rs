@@ -46,11 +46,12 @@ fn newest(path: &Path) -> SystemTime {
 /// Builds unless `www/dist/` is newer than every source it comes from.
 pub fn build_if_stale() -> Result<()> {
     let built = fs::metadata(dist().join("reftrack_bg.wasm")).and_then(|m| m.modified()).ok();
-    let sources = ["tracker-wasm/src", "tracker-wasm/Cargo.toml", "protocol/src", "www/loader.js", "www/reftrack.d.ts"]
-        .iter()
-        .map(|p| newest(&root().join(p)))
-        .max()
-        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let sources =
+        ["tracker-wasm/src", "tracker-wasm/Cargo.toml", "protocol/src", "www/loader.js", "www/reftrack.d.ts", "xtask/src/snippet.rs"]
+            .iter()
+            .map(|p| newest(&root().join(p)))
+            .max()
+            .unwrap_or(SystemTime::UNIX_EPOCH);
     match built {
         Some(b) if b >= sources && dist().join("reftrack.js").exists() => Ok(()),
         _ => build(false),
