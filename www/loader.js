@@ -1,17 +1,21 @@
-// reftrack loader: the browser side of the snippet. `cargo xtask snippet` wraps this file and
-// wasm-bindgen's glue in one function scope, so the page gets exactly one global, window.reftrack.
-// Every decision (what to keep, what links carry, what events say) is made by the wasm (`core`);
-// this file only reads and writes the browser. No eval; nothing here throws into the page.
-// The wasm has one entry, call(op, len), over a buffer at io(): arguments go in as UTF-8 joined by
-// U+001F, the answer comes back in the same place (tracker-wasm/src/exports.rs).
+// reftrack loader: the browser side of the snippet. `cargo xtask snippet` puts this file in one
+// function scope after the call contract it generates from tracker-wasm/src/contract.rs
+// (`CONTRACT`, `CAPACITY`), so the page gets exactly one global, window.reftrack.
+// Every decision (what to keep, what to ask the server, which URLs carry the click and where, what
+// events say) is made by the wasm (`core`); this file only reads and writes the browser. Each
+// operation is called as core.<name>({argument: value, …}) and answers {field: "text", …}; the
+// build fails if a call here differs from the contract. No eval; nothing here throws into the page.
 var w = window, d = document, loc = location;
 var script = d.currentScript || d.querySelector('script[src*="reftrack.js"]');
 var METHODS = ["affiliate", "lead", "conversion", "decorate", "consent"];
 var FALLBACK = { affiliate: null, lead: false, conversion: false, consent: false };
-var RECORD = "rt_ref", SENT = "rt_conv";
+var RECORD = "rt_ref", SENT = "rt_conv", SEARCHED = "rt_none", LOCAL = "localStorage", SESSION = "sessionStorage";
 var FIELDS = "input[name=rt_click],input[name=affiliate],input[name=affiliate_id],input[data-reftrack]";
+// Elements whose attribute holds a URL the tool loads: links, iframes (Tally's lazy ones too), Calendly's inline widget.
+var URLS = [["a[href]", "href"], ["iframe[src]", "src"], ["iframe[data-tally-src]", "data-tally-src"], [".calendly-inline-widget[data-url]", "data-url"]];
+var TYPEFORM = "[data-tf-widget],[data-tf-popup],[data-tf-slider],[data-tf-popover],[data-tf-sidetab],[data-tf-live]";
 var previous = w.reftrack, queue = (previous && previous.q) || [];
-var core, endpoint, sameSite = false, record = "", sent = "", lookingUp = null;
+var core, endpoint, sameSite = "", record = "", sent = "", searched = "", arrival = {}, lookingUp = null, rules = {};
 
 function attr(name) {
   var v = script && script.getAttribute("data-" + name);
@@ -28,26 +32,29 @@ var cfg = {
   days: parseInt(attr("window-days"), 10) || 0
 };
 
-var OPS = ["setup", "capture", "merge_lookup", "view", "checkout_params", "lead_event", "conversion_event"];
+// The contract's operations as functions of named arguments answering named fields.
 function bind(wasm) {
-  var io = wasm.io(), size = 8192, enc = new TextEncoder(), dec = new TextDecoder();
-  var c = {};
-  OPS.forEach(function (name, op) {
-    c[name] = function () {
-      var args = [].map.call(arguments, function (a) { return String(a).replace(/\x1f/g, ""); }).join("\x1f");
-      var r = enc.encodeInto(args, new Uint8Array(wasm.memory.buffer, io, size));
+  var enc = new TextEncoder(), dec = new TextDecoder(), c = {};
+  CONTRACT.forEach(function (op, n) {
+    c[op[0]] = function (a) {
+      var args = op[1].map(function (k) { return String(a[k] == null ? "" : a[k]).replace(/\x1f/g, ""); }).join("\x1f");
+      var buf = function (len) { return new Uint8Array(wasm.memory.buffer, wasm.io(), len); };
+      var r = enc.encodeInto(args, buf(CAPACITY)), fields = [], answer = {};
       // Too long to pass whole: answer nothing rather than decide on a cut value.
-      return r.read < args.length ? "" : dec.decode(new Uint8Array(wasm.memory.buffer, io, wasm.call(op, r.written)));
+      if (r.read === args.length) fields = dec.decode(buf(wasm.call(n, r.written))).split("\x1f");
+      op[2].forEach(function (k, i) { answer[k] = fields[i] || ""; });
+      return answer;
     };
   });
   return c;
 }
 
 function now() { return Math.floor(Date.now() / 1000); }
-// What the core says about the record: {partner, subId, clickId, expiresAt, expiresIn, lookup}.
-function view() { return JSON.parse(core.view(record, now())); }
+// What the core says about the record: {lookup, partner, sub_id, click, expires_at, expires_in}.
+function view() { return core.view({ record: record, now: now(), same_site: sameSite, searched: searched }); }
 function attempt(f, fallback) { try { return f(); } catch (e) { return fallback; } }
 function warn(message) { attempt(function () { console.warn("reftrack: " + message); }); }
+function each(selector, f) { [].forEach.call(d.querySelectorAll(selector), function (el) { attempt(function () { f(el); }); }); }
 
 function readCookie(name) {
   return attempt(function () {
@@ -61,21 +68,24 @@ function writeCookie(name, value, maxAge) {
       (cfg.domain ? "; Domain=" + cfg.domain : "") + (loc.protocol === "https:" ? "; Secure" : "");
   });
 }
-function readLocal(key) { return attempt(function () { return localStorage.getItem(key) || ""; }, ""); }
-function writeLocal(key, value) {
-  attempt(function () { value ? localStorage.setItem(key, value) : localStorage.removeItem(key); });
+// Reading window.localStorage itself throws where the browser refuses storage.
+function read(kind, key) { return attempt(function () { return w[kind].getItem(key) || ""; }, ""); }
+function write(kind, key, value) {
+  attempt(function () { value ? w[kind].setItem(key, value) : w[kind].removeItem(key); });
 }
 
 // Keeps the record first-party: a cookie, mirrored in localStorage (Safari may drop either).
 function persist() {
   if (!cfg.consent || cfg.memory || !record) return;
-  writeCookie(RECORD, record, view().expiresIn);
-  writeLocal(RECORD, record);
+  writeCookie(RECORD, record, view().expires_in);
+  write(LOCAL, RECORD, record);
 }
 function forget() {
+  record = sent = "";
   writeCookie(RECORD, "", 0);
-  writeLocal(RECORD, "");
-  writeLocal(SENT, "");
+  write(LOCAL, RECORD, "");
+  write(LOCAL, SENT, "");
+  write(SESSION, SEARCHED, "");
 }
 
 // Beacons survive navigation and need no preflight (text/plain); fetch keepalive is the fallback.
@@ -98,95 +108,167 @@ function getJSON(url, credentials) {
   }, Promise.resolve(null));
 }
 
-// On the tracking domain's own site, the server re-sets its HttpOnly cookie for the full window.
+// On the tracking domain's own site, the server re-sets its HttpOnly cookie for the full window
+// (never in cookieless mode, which asks the server for no cookie at all).
 function touch() {
-  var click = view().clickId;
-  if (cfg.consent && click && sameSite) post("/v1/touch", JSON.stringify({ click_id: click }), false);
+  var click = view().click;
+  if (cfg.consent && !cfg.memory && click && sameSite) post("/v1/touch", JSON.stringify({ click_id: click }), false);
 }
 
-// Asks the server once for what the record lacks (the partner behind a bare click id, or the
-// tracking domain's own cookie when nothing is stored here). Every caller waits for that one answer.
+// Asks the server at most once per page for what the record lacks: the partner behind a bare
+// click id, or, with nothing stored on the tracking domain's own site, the click its HttpOnly
+// cookie still knows. A tab that found nothing does not ask again. Every caller waits for that one answer.
 function lookup() {
   if (lookingUp) return lookingUp;
-  var path = cfg.consent ? view().lookup : "";
+  var path = cfg.consent ? view().lookup : "", byCookie = path.indexOf("?") < 0;
   if (!path) return Promise.resolve();
-  return (lookingUp = getJSON(endpoint + path, path.indexOf("?") < 0).then(function (a) {
-    if (!a || !a.partner) return;
-    record = core.merge_lookup(record, a.click_id || "", a.partner, a.sub_id || "", Math.floor(Date.parse(a.expires_at) / 1000) || 0, now());
+  return (lookingUp = getJSON(endpoint + path, byCookie).then(function (a) {
+    if (!a || !a.partner) {
+      searched = byCookie ? "1" : searched;
+      if (byCookie && !cfg.memory) write(SESSION, SEARCHED, "1");
+      return;
+    }
+    record = core.merge_lookup({
+      record: record, click: a.click_id, partner: a.partner, sub_id: a.sub_id,
+      expires_at: Math.floor(Date.parse(a.expires_at) / 1000) || 0, now: now()
+    }).record;
     persist();
     refresh();
   }));
 }
 
-function withParams(href, params, click) {
-  var u = new URL(href, loc.href);
-  params.split(" ").forEach(function (p) { u.searchParams.set(p, click); });
-  return u.href;
+// The core's rule for a URL's host and path, asked once per host and path.
+function rule(u, any) {
+  var key = u.hostname + u.pathname + any;
+  return rules[key] || (rules[key] = core.decoration({ host: u.hostname, path: u.pathname, domains: any ? "*" : cfg.domains }));
+}
+// `url` carrying the click where its tool or cart returns it; `url` itself when it needs nothing.
+function decorated(url, any) {
+  return attempt(function () {
+    var click = cfg.consent && view().click, u = new URL(url, loc.href), before = u.href;
+    if (!click || !/^https?:$/.test(u.protocol)) return url;
+    var r = rule(u, any || "");
+    r.query.split(" ").forEach(function (p) { if (p) u.searchParams.set(p, click); });
+    if (r.hash) {
+      var h = new URLSearchParams(u.hash.slice(1));
+      r.hash.split(" ").forEach(function (p) { h.set(p, click); });
+      u.hash = h.toString();
+    }
+    return u.href === before ? url : u.href;
+  }, url);
+}
+function decorateAttribute(el, name) {
+  var value = el.getAttribute(name), href = value && decorated(value);
+  if (href && href !== value) el.setAttribute(name, href);
+}
+// Iframes are decorated as they are added, before they load.
+function frame(el) {
+  decorateAttribute(el, "src");
+  decorateAttribute(el, "data-tally-src");
 }
 
-// Fills affiliate fields and decorates checkout links and forms, now and for elements added later.
+// Calendly's popup and inline widgets opened from the page's own code get the click in their URL.
+function patchCalendly() {
+  var C = w.Calendly;
+  ["initPopupWidget", "initInlineWidget"].forEach(function (m) {
+    var f = C && C[m];
+    if (typeof f !== "function" || f.reftrack) return;
+    (C[m] = function (o) {
+      attempt(function () { if (o && o.url) o.url = decorated(o.url); });
+      return f.apply(this, arguments);
+    }).reftrack = 1;
+  });
+}
+
+// Fills affiliate fields and decorates links, forms, iframes and embeds, now and when more are added.
 function refresh() {
   attempt(function () {
-    var v = view(), click = v.clickId;
-    [].forEach.call(d.querySelectorAll(FIELDS), function (input) {
+    if (!cfg.consent) return;
+    var v = view(), click = v.click;
+    each(FIELDS, function (input) {
       if (input.value) return;
       var wanted = input.getAttribute("data-reftrack") || input.name;
-      var value = /^(rt_click|click|click_id)$/.test(wanted) ? click : /^(sub_id|sid)$/.test(wanted) ? v.subId : v.partner;
+      var value = /^(rt_click|click|click_id)$/.test(wanted) ? click : /^(sub_id|sid)$/.test(wanted) ? v.sub_id : v.partner;
       if (value) input.value = value;
     });
-    if (!click || !cfg.domains) return;
-    [].forEach.call(d.querySelectorAll("a[href]"), function (a) {
-      var params = core.checkout_params(a.hostname, cfg.domains);
-      if (params) {
-        var href = withParams(a.href, params, click);
-        if (href !== a.href) a.href = href;
-      }
-    });
-    [].forEach.call(d.querySelectorAll("form[action]"), function (f) {
-      var u = new URL(f.action, loc.href), params = core.checkout_params(u.hostname, cfg.domains);
-      if (!params) return;
+    if (!click) return;
+    URLS.forEach(function (u) { each(u[0], function (el) { decorateAttribute(el, u[1]); }); });
+    each("form[action]", function (f) {
+      var u = new URL(f.action, loc.href), query = rule(u, "").query;
+      if (!query) return;
       if ((f.method || "get").toLowerCase() === "get") {
         // A GET form replaces the action's query with its fields: carry the click as fields.
-        params.split(" ").forEach(function (p) {
-          if (f.querySelector("input[name=" + p + "]")) return;
+        query.split(" ").forEach(function (p) {
+          if ([].some.call(f.elements, function (i) { return i.name === p; })) return;
           var i = d.createElement("input");
           i.type = "hidden"; i.name = p; i.value = click;
           f.appendChild(i);
         });
       } else {
-        f.action = withParams(f.action, params, click);
+        f.action = decorated(f.action);
       }
     });
+    // Typeform's embed library reads hidden fields from data-tf-hidden ("key=value,…").
+    each(TYPEFORM, function (el) {
+      var hidden = el.getAttribute("data-tf-hidden") || "";
+      if (!/(^|,)\s*rt_click=/.test(hidden)) el.setAttribute("data-tf-hidden", (hidden ? hidden + "," : "") + "rt_click=" + click);
+    });
+    patchCalendly();
   });
 }
 
 function sendLead(email) {
-  var body = cfg.consent ? core.lead_event(record, email || "", loc.href, now()) : "";
+  var body = cfg.consent ? core.lead_event({ record: record, email: email, page: loc.href, now: now() }).body : "";
   return !!body && post("/v1/events", body, true);
+}
+
+// Reads what is kept (only with consent, never in cookieless mode) against what the address
+// brought, then stores, refreshes the server's cookie, fills and decorates, and asks the server.
+function load() {
+  var stored = cfg.consent && !cfg.memory;
+  record = core.capture({
+    cookie: stored ? readCookie(RECORD) : "", local: stored ? read(LOCAL, RECORD) : "",
+    click: arrival.click, partner: arrival.partner, sub_id: arrival.sub_id,
+    first: cfg.first ? 1 : "", window_days: cfg.days, now: now()
+  }).record;
+  sent = stored ? read(LOCAL, SENT) : "";
+  searched = stored ? read(SESSION, SEARCHED) : searched;
+  persist();
+  touch();
+  refresh();
+  lookup();
 }
 
 function start() {
   var params = attempt(function () { return new URL(loc.href).searchParams; }, null);
   var p = function (n) { return (params && params.get(n)) || ""; };
-  var stored = cfg.consent && !cfg.memory;
-  record = core.capture(stored ? readCookie(RECORD) : "", stored ? readLocal(RECORD) : "", p("rt_click"), p("aff"), p("sid"), cfg.first ? 1 : "", cfg.days, now());
-  sent = stored ? readLocal(SENT) : "";
-  if (p("rt_click") && cfg.clean) {
+  arrival = { click: p("rt_click"), partner: p("aff"), sub_id: p("sid") };
+  if (arrival.click && cfg.clean) {
     attempt(function () {
       var u = new URL(loc.href);
       u.searchParams.delete("rt_click");
       history.replaceState(history.state, "", u.href);
     });
   }
-  persist();
-  touch();
-  refresh();
+  load();
   attempt(function () {
-    // Pages that change constantly get at most one refresh per 100 ms, never one per mutation.
+    // Pages that change constantly get at most one refresh per 100 ms, never one per mutation;
+    // an added iframe is decorated at once, before it loads.
     var scheduled = 0;
-    new MutationObserver(function () {
+    new MutationObserver(function (changes) {
+      attempt(function () {
+        if (!cfg.consent) return;
+        changes.forEach(function (m) {
+          [].forEach.call(m.addedNodes, function (n) {
+            if (n.tagName === "IFRAME") frame(n);
+            else if (n.querySelectorAll) [].forEach.call(n.querySelectorAll("iframe"), frame);
+          });
+        });
+      });
       if (!scheduled) scheduled = setTimeout(function () { scheduled = 0; refresh(); }, 100);
     }).observe(d.documentElement, { childList: true, subtree: true });
+    // Before a page's own onclick opens a Calendly popup.
+    d.addEventListener("click", function () { attempt(patchCalendly); }, true);
   });
   if (cfg.autoLead) {
     d.addEventListener("submit", function (e) {
@@ -196,42 +278,33 @@ function start() {
       });
     }, true);
   }
-  // A bare click id (a decorated link): learn its partner for fields and affiliate().
-  if (record && view().lookup) lookup();
 }
 
 var api = {
   affiliate: function () {
     return lookup().then(function () {
       var v = view();
-      if (!v.partner && !v.clickId) return null;
-      return { partner: v.partner, subId: v.subId, clickId: v.clickId, expiresAt: new Date(v.expiresAt * 1000).toISOString() };
+      if (!v.partner && !v.click) return null;
+      return { partner: v.partner || null, subId: v.sub_id || null, clickId: v.click || null, expiresAt: new Date(v.expires_at * 1000).toISOString() };
     });
   },
   lead: function (o) { return sendLead(o && o.email); },
   conversion: function (o) {
     if (!cfg.consent) return false;
     o = o || {};
-    var text = function (v) { return v == null ? "" : String(v); };
-    // The core answers "" (invalid), "sent" (already reported), or the new list, a newline, the event.
     // A number of major units is read to three decimals (0.1 + 0.2 is 0.3); a string exactly.
-    var amount = typeof o.amount === "number" ? o.amount.toFixed(3) : text(o.amount);
-    var out = core.conversion_event(record, text(o.orderId), text(o.amountMinor), amount, text(o.currency), sent, now());
-    if (out === "sent") return false;
-    if (!out) { warn("conversion needs {orderId, amountMinor or amount, currency}"); return false; }
-    var nl = out.indexOf("\n");
-    if (!post("/v1/events", out.slice(nl + 1), true)) return false;
-    sent = out.slice(0, nl);
-    if (!cfg.memory) writeLocal(SENT, sent);
+    var amount = typeof o.amount === "number" ? o.amount.toFixed(3) : o.amount;
+    var c = core.conversion_event({ record: record, order_id: o.orderId, amount_minor: o.amountMinor, amount: amount, currency: o.currency, sent: sent, now: now() });
+    if (c.outcome === "invalid") warn("conversion needs {orderId, amountMinor or amount, currency}");
+    if (c.outcome !== "send" || !post("/v1/events", c.body, true)) return false;
+    sent = c.sent;
+    if (!cfg.memory) write(LOCAL, SENT, sent);
     return true;
   },
-  decorate: function (url) {
-    var click = view().clickId;
-    return click ? withParams(url, core.checkout_params("", "*"), click) : url;
-  },
+  decorate: function (url) { return decorated(url, "*"); },
   consent: function (granted) {
     cfg.consent = !!granted;
-    if (granted) { persist(); touch(); } else forget();
+    granted ? load() : forget();
     return true;
   }
 };
@@ -240,11 +313,17 @@ var ready;
 try {
   if (!script || typeof WebAssembly !== "object") throw 0;
   var wasmUrl = script.src.replace(/reftrack\.js([?#].*)?$/, "reftrack_bg.wasm");
-  ready = wasm_bindgen({ module_or_path: wasmUrl }).then(function (wasm) {
-    core = bind(wasm);
-    var s = core.setup(script.src, loc.hostname, cfg.domain);
-    sameSite = s.charAt(0) === "1";
-    endpoint = s.slice(1);
+  // The core imports nothing (the build checks it).
+  ready = fetch(wasmUrl).then(function (r) {
+    if (!r.ok) throw 0;
+    return r.arrayBuffer();
+  }).then(function (bytes) {
+    return WebAssembly.instantiate(bytes, {});
+  }).then(function (m) {
+    core = bind(m.instance.exports);
+    var s = core.setup({ script_src: script.src, page_host: loc.hostname, cookie_domain: cfg.domain });
+    sameSite = s.same_site;
+    endpoint = s.endpoint;
     start();
   });
 } catch (e) {

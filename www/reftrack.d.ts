@@ -35,7 +35,9 @@ export interface Reftrack {
   affiliate(): Promise<Affiliate | null>;
   lead(options: LeadOptions): Promise<boolean>;
   conversion(options: ConversionOptions): Promise<boolean>;
+  /** The URL carrying the click where its tool or cart takes it (else as rt_click); unchanged without a click or consent. */
   decorate(url: string): Promise<string>;
+  /** true: store, decorate and send as the browser allows (with data-consent="required"); false: forget what was kept. */
   consent(granted: boolean): Promise<boolean>;
   /** Calls queued before the script loaded. */
   q?: unknown[];

@@ -23,3 +23,15 @@ pub const MAX_WINDOW_DAYS: u32 = 400;
 pub const SNIPPET_RECORD: &str = "rt_ref";
 /// localStorage key of order ids whose conversion this browser already sent.
 pub const SNIPPET_CONVERSIONS: &str = "rt_conv";
+/// Where the snippet puts the click on a Lemon Squeezy checkout link; it comes back in the
+/// webhook's `meta.custom_data` under [`CLICK_PARAM`].
+pub const LEMON_SQUEEZY_CUSTOM_PARAM: &str = "checkout[custom][rt_click]";
+/// Where the snippet puts the click on a Polar checkout link; Polar stores it in the checkout's
+/// (and the order's) `metadata.reference_id`.
+pub const POLAR_REFERENCE_PARAM: &str = "reference_id";
+/// Where the snippet puts the click on a ThriveCart cart URL: a pass-through variable named
+/// [`CLICK_PARAM`] that comes back with the order.
+pub const THRIVECART_PASSTHROUGH_PARAM: &str = "passthrough[rt_click]";
+/// Where the snippet puts the click on a Calendly booking link; it comes back in the invitee's
+/// `tracking.utm_content`.
+pub const CALENDLY_CLICK_PARAM: &str = "utm_content";

@@ -113,12 +113,17 @@ impl TrackServer {
     /// Starts the server for the browser: behind TLS at `https://track.merchant.test:PORT`, with
     /// Secure cookies on `merchant.test`, allowing the https sites on `sites_tls_port`.
     pub async fn start_tls(sites_tls_port: u16) -> Result<Self> {
+        Self::start_tls_with(sites_tls_port, &[]).await
+    }
+
+    /// [`TrackServer::start_tls`] with extra `REFTRACK_*` settings (`REFTRACK_COOKIES=off`).
+    pub async fn start_tls_with(sites_tls_port: u16, env: &[(&str, &str)]) -> Result<Self> {
         let port = free_port();
         let front = tls::Front::start(port).await?;
         let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}", dir.path().join("reftrack.db").display());
         let public = format!("https://track.merchant.test:{}", front.port);
-        let mut server = Self::spawn(dir, &url, port, "https", sites_tls_port, &public)?;
+        let mut server = Self::spawn(dir, &url, port, "https", sites_tls_port, &public, env)?;
         server._tls = Some(front);
         Ok(server)
     }
@@ -145,10 +150,18 @@ impl TrackServer {
 
     /// Starts on `port` with the database at `database_url` (several servers may share one).
     pub fn start_with(dir: TempDir, database_url: &str, port: u16, sites_port: u16) -> Result<Self> {
-        Self::spawn(dir, database_url, port, "http", sites_port, &format!("http://track.merchant.test:{port}"))
+        Self::spawn(dir, database_url, port, "http", sites_port, &format!("http://track.merchant.test:{port}"), &[])
     }
 
-    fn spawn(dir: TempDir, database_url: &str, port: u16, scheme: &str, sites_port: u16, public: &str) -> Result<Self> {
+    fn spawn(
+        dir: TempDir,
+        database_url: &str,
+        port: u16,
+        scheme: &str,
+        sites_port: u16,
+        public: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Self> {
         // Only the merchant's own site is configured: third-party tools and checkouts must work
         // without being listed (they look clicks up by id).
         let origins = format!("{scheme}://www.merchant.test:{sites_port}");
@@ -166,6 +179,9 @@ impl TrackServer {
             // keeps the flood check on the click path (and in the benchmarks) without tripping it.
             .env("REFTRACK_CLICK_FLOOD_LIMIT", "1000000000")
             .env("RUST_LOG", "warn");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let (process, _) = spawn_until(cmd, "reftrack listening on ")?;
         Ok(Self { process, base: public.to_owned(), port, dir, _tls: None })
     }
@@ -241,6 +257,22 @@ fn chromedriver() -> &'static str {
     url
 }
 
+/// What a browser does with cookies, set explicitly (a fresh Debian Chromium profile blocks
+/// third-party cookies; Chrome as shipped allows them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cookies {
+    /// Chrome's default: first- and third-party cookies.
+    ThirdPartyAllowed,
+    /// First-party cookies only (Safari, Firefox's partitioning, Chrome's incognito).
+    ThirdPartyBlocked,
+    /// No cookies and no script storage at all.
+    Off,
+}
+
+/// Host names the browser resolves to loopback besides `*.test`: the real tools whose embeds and
+/// links the snippet recognises by host, served by the fixture sites (nothing leaves the machine).
+pub const TOOL_HOSTS: &[&str] = &["tally.so", "form.typeform.com", "calendly.com"];
+
 /// A fresh headless Chromium (its own profile) with `*.test` resolving to loopback.
 pub struct Browser {
     pub client: Client,
@@ -248,30 +280,62 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Starts a browser; `block_cookies` makes it refuse all cookies.
+    /// Starts a browser; `block_cookies` makes it refuse all cookies, else it refuses third-party
+    /// ones only (as Safari and Firefox do).
     pub async fn start(block_cookies: bool) -> Result<Self> {
+        Self::start_with(if block_cookies { Cookies::Off } else { Cookies::ThirdPartyBlocked }).await
+    }
+
+    /// Starts a browser with the given cookie condition.
+    pub async fn start_with(cookies: Cookies) -> Result<Self> {
         // WebDriver is plain HTTP, but the client's TLS stack needs a provider chosen once.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let profile = tempfile::tempdir()?;
-        let mut prefs = json!({});
-        if block_cookies {
-            prefs = json!({"profile.default_content_setting_values.cookies": 2});
+        // `cookie_controls_mode`: 0 allows third-party cookies, 2 blocks them (the tests assert which
+        // is in force with a cross-site frame, `www.merchant.test/probe.html`).
+        let prefs = match cookies {
+            Cookies::ThirdPartyAllowed => json!({"profile.cookie_controls_mode": 0, "profile.block_third_party_cookies": false}),
+            Cookies::ThirdPartyBlocked => json!({"profile.cookie_controls_mode": 2, "profile.block_third_party_cookies": true}),
+            Cookies::Off => json!({"profile.default_content_setting_values.cookies": 2}),
+        };
+        let resolve = std::iter::once("MAP *.test 127.0.0.1".to_owned())
+            .chain(TOOL_HOSTS.iter().map(|h| format!("MAP {h} 127.0.0.1")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut args: Vec<String> = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            &format!("--host-resolver-rules={resolve}"),
+            "--window-size=1280,900",
+            // The sites' certificate is made at test time and signed by nobody.
+            "--ignore-certificate-errors",
+            // A visitor's browser: the server rightly does not count HeadlessChrome as a person.
+            "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36",
+            &format!("--user-data-dir={}", profile.path().display()),
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+        if cookies == Cookies::ThirdPartyBlocked {
+            // Chromium 156 keeps allowing them under the preference alone (the probe page shows it);
+            // this switch blocks them as Chrome's third-party-cookie phase-out does.
+            args.push("--test-third-party-cookie-phaseout".to_owned());
         }
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": which_chromium(),
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--disable-quic", "--host-resolver-rules=MAP *.test 127.0.0.1", "--window-size=1280,900",
-                    // The sites' certificate is made at test time and signed by nobody.
-                    "--ignore-certificate-errors",
-                    // A visitor's browser: the server rightly does not count HeadlessChrome as a person.
-                    "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
+                "args": args,
                 "prefs": prefs,
-            }
+            },
+            // The console, read by `console_errors`.
+            "goog:loggingPrefs": {"browser": "ALL"},
         });
         let caps = caps.as_object().unwrap().clone();
         let client = ClientBuilder::rustls()?.capabilities(caps).connect(chromedriver()).await.context("WebDriver session")?;
@@ -303,6 +367,20 @@ impl Browser {
         }
     }
 
+    /// Errors the browser's console logged since the last call (failed requests, CORS refusals,
+    /// uncaught exceptions), from chromedriver's log; a missing favicon is not an error.
+    pub async fn console_errors(&self) -> Result<Vec<String>> {
+        let logs = self.client.issue_cmd(BrowserLog).await?;
+        let entries = logs.as_array().cloned().unwrap_or_default();
+        Ok(entries
+            .iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .filter_map(|e| e["message"].as_str())
+            .filter(|m| !m.contains("favicon.ico"))
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// Saves a PNG of the viewport.
     pub async fn screenshot(&self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent() {
@@ -323,6 +401,20 @@ impl Browser {
     pub async fn close(self) -> Result<()> {
         self.client.close().await?;
         Ok(())
+    }
+}
+
+/// chromedriver's log of the browser's console (`goog:loggingPrefs`).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
     }
 }
 
@@ -354,12 +446,17 @@ pub struct Lab {
 impl Lab {
     /// Everything up, seeded, with a fresh browser (`block_cookies` for a cookie-refusing one).
     pub async fn start(block_cookies: bool) -> Result<Self> {
+        Self::start_with(if block_cookies { Cookies::Off } else { Cookies::ThirdPartyBlocked }, &[]).await
+    }
+
+    /// Everything up with a browser of the given cookie condition and a server with extra settings.
+    pub async fn start_with(cookies: Cookies, server_env: &[(&str, &str)]) -> Result<Self> {
         require_snippet();
         let sites = sites::Sites::start().await?;
-        let track = TrackServer::start_tls(sites.tls_port).await?;
+        let track = TrackServer::start_tls_with(sites.tls_port, server_env).await?;
         sites.set_track(&track.base);
         track.seed(&sites.url("www.merchant.test", "/landing.html")).await?;
-        let browser = Browser::start(block_cookies).await?;
+        let browser = Browser::start_with(cookies).await?;
         Ok(Self { sites, track, browser })
     }
 

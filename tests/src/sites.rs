@@ -2,7 +2,7 @@
 //! whatever host name the browser asked for, so `www.merchant.test`, `webinar-tool.test` and
 //! `checkout.cartvendor.test` are distinct sites to the browser. `{{TRACK}}` in a page becomes the
 //! tracking server's URL, `{{PORT}}` this server's port, and `{{MODE}}` the snippet attribute that
-//! `?mode=first|consent|nocookie` asks for. Form posts are recorded for the test.
+//! `?mode=first|consent|nocookie` asks for. Form posts and page requests are recorded for the test.
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -20,6 +20,13 @@ pub struct Submission {
     pub fields: HashMap<String, String>,
 }
 
+/// One page request (host, path and query), as the server received it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub host: String,
+    pub target: String,
+}
+
 /// Where the fake cart vendor sends its Stripe-shaped webhooks.
 #[derive(Clone, Debug)]
 pub struct CartVendor {
@@ -33,6 +40,7 @@ struct SiteState {
     /// The https port the browser uses (pages and redirects name it).
     port: u16,
     submissions: Arc<Mutex<Vec<Submission>>>,
+    requests: Arc<Mutex<Vec<Request>>>,
     cart: Arc<Mutex<Option<CartVendor>>>,
     sessions: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -44,6 +52,7 @@ pub struct Sites {
     _tls: crate::tls::Front,
     track: Arc<Mutex<String>>,
     submissions: Arc<Mutex<Vec<Submission>>>,
+    requests: Arc<Mutex<Vec<Request>>>,
     cart: Arc<Mutex<Option<CartVendor>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -73,9 +82,12 @@ async fn page(
     State(s): State<SiteState>,
     Path(path): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
     let host = host_of(&headers);
+    let target = uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    s.requests.lock().unwrap().push(Request { host: host.clone(), target });
     if path.contains("..") || host.contains("..") || host.contains('/') {
         return StatusCode::BAD_REQUEST.into_response();
     }
@@ -152,11 +164,13 @@ impl Sites {
         let tls_port = tls.port;
         let track = Arc::new(Mutex::new(String::new()));
         let submissions = Arc::new(Mutex::new(Vec::new()));
+        let requests = Arc::new(Mutex::new(Vec::new()));
         let cart = Arc::new(Mutex::new(None));
         let state = SiteState {
             track: track.clone(),
             port: tls_port,
             submissions: submissions.clone(),
+            requests: requests.clone(),
             cart: cart.clone(),
             sessions: Default::default(),
         };
@@ -164,7 +178,7 @@ impl Sites {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { port, tls_port, _tls: tls, track, submissions, cart, task })
+        Ok(Self { port, tls_port, _tls: tls, track, submissions, requests, cart, task })
     }
 
     /// Points `{{TRACK}}` at the tracking server.
@@ -180,6 +194,11 @@ impl Sites {
     /// `https://<host>:<tls port><path>`, as the browser reaches it.
     pub fn url(&self, host: &str, path: &str) -> String {
         format!("https://{host}:{}{path}", self.tls_port)
+    }
+
+    /// Page requests received so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
     }
 
     /// Form posts received so far.

@@ -195,3 +195,53 @@ async fn a_page_asking_for_the_referral_at_once_gets_the_partner_behind_a_fresh_
     assert_eq!((early["partner"].as_str(), early["subId"].as_str()), (Some("jane"), Some("yt")), "{early}");
     lab.browser.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tools_embeds_and_carts_links_carry_the_click_where_each_returns_it_with_no_merchant_code() {
+    let lab = Lab::start(false).await.unwrap();
+    lab.track.add_link(json!({"code": "tools", "destination": lab.sites.url("www.merchant.test", "/tools.html")})).await.unwrap();
+    lab.browser.open(&format!("{}/go/tools?aff=jane", lab.track.base)).await.unwrap();
+    let click = lab.browser.eval("return reftrack.affiliate().then(function (a) { return a.clickId; })").await.unwrap();
+    let click = click.as_str().unwrap().to_owned();
+    lab.browser.wait_for("var f = document.getElementById('tally-frame'); return !!f && f.src.indexOf('rt_click=') > 0").await.unwrap();
+    let found = lab
+        .browser
+        .eval(
+            "var at = function (id, name) { return document.getElementById(id).getAttribute(name || 'href'); };
+             var q = function (id, key, name) { return new URL(at(id, name)).searchParams.get(key); };
+             return {
+               tfWidget: at('tf-widget', 'data-tf-hidden'), tfPopup: at('tf-popup', 'data-tf-hidden'),
+               typeform: new URLSearchParams(new URL(at('typeform')).hash.slice(1)).get('rt_click'),
+               tally: q('tally', 'rt_click'), tallyLazy: q('tally-lazy', 'rt_click', 'data-tally-src'),
+               tallyFrame: q('tally-frame', 'rt_click', 'src'),
+               calendly: q('calendly', 'utm_content'), calendlyInline: q('calendly-inline', 'utm_content', 'data-url'),
+               zoom: q('zoom', 'rt_click'), zoomJoin: at('zoom-join'), webinarjam: q('webinarjam', 'rt_click'),
+               stripe: q('stripe', 'client_reference_id'), lemonsqueezy: q('lemonsqueezy', 'checkout[custom][rt_click]'),
+               gumroad: q('gumroad', 'rt_click'), polar: q('polar', 'reference_id'),
+               thrivecart: q('thrivecart', 'passthrough[rt_click]'), samcart: q('samcart', 'rt_click'), elsewhere: at('elsewhere')
+             };",
+        )
+        .await
+        .unwrap();
+    let c = click.as_str();
+    assert_eq!(
+        found,
+        json!({
+            "tfWidget": format!("rt_click={c}"), "tfPopup": format!("utm_source=newsletter,rt_click={c}"), "typeform": c,
+            "tally": c, "tallyLazy": c, "tallyFrame": c, "calendly": c, "calendlyInline": c,
+            "zoom": c, "zoomJoin": "https://zoom.us/j/123456", "webinarjam": c,
+            "stripe": c, "lemonsqueezy": c, "gumroad": c, "polar": c, "thrivecart": c, "samcart": c,
+            "elsewhere": "https://news.example/article"
+        })
+    );
+    // The iframe added later was decorated before it loaded: its one request carried the click.
+    let loads: Vec<String> = lab.sites.requests().into_iter().filter(|r| r.host == "tally.so").map(|r| r.target).collect();
+    assert_eq!(loads, vec![format!("/embed/wMx?transparentBackground=1&rt_click={c}")]);
+    // A Calendly popup opened by the page's own code gets the click too.
+    lab.browser.eval("document.getElementById('calendly-popup').click()").await.unwrap();
+    let popup = lab.browser.eval("return window.__calendlyPopup").await.unwrap();
+    assert_eq!(popup, format!("https://calendly.com/acme/demo?utm_content={c}"));
+    assert_eq!(lab.page_errors().await.unwrap(), json!([]));
+    assert_eq!(lab.browser.console_errors().await.unwrap(), Vec::<String>::new());
+    lab.browser.close().await.unwrap();
+}

@@ -1,41 +1,27 @@
 //! What `www/loader.js` calls: one function, [`call`], over one shared buffer, [`io`]. The loader
-//! writes the operation's arguments there as UTF-8 separated by U+001F, calls `call(op, len)`,
-//! and reads the answer's `len` bytes back from the same place. Numbers cross as decimal text, a
-//! record as its stored form (`""` for none), times as unix seconds.
+//! writes an operation's arguments there, calls `call(op, len)`, and reads the answer's `len` bytes
+//! back from the same place. Which operations exist, their arguments and their answers are the
+//! contract ([`crate::contract`]); the functions here are its handlers, one per operation.
 //!
 //! Why not a wasm-bindgen function per operation with `&str` arguments: each such function costs
 //! a JS wrapper and the allocator that marshals strings (with its failure path, which drags in
 //! `core::fmt`); together that was a quarter of the snippet. With one numeric call there is no
-//! allocator at all.
+//! allocator at all, and no wasm-bindgen JS glue either: the loader instantiates the module itself.
 
-use crate::checkout::{is_checkout_host, params_for, same_site};
+use crate::checkout::{decoration_for, same_site};
 use crate::config::{endpoint_of, window_days};
+use crate::contract::{args, run, Op};
 use crate::events::{self, ConversionInput, NotSent};
 use crate::out::{parse_u64, Out, CAPACITY};
 use crate::record::{choose, encode_or_empty, Model, Record};
 use core::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use reftrack_protocol::check;
-use reftrack_protocol::names::{CLICK_PARAM, STRIPE_REFERENCE_PARAM};
-use reftrack_protocol::text::{find_byte, split_byte};
+use reftrack_protocol::text::find_byte;
 use wasm_bindgen::prelude::*;
 
 /// The buffer shared with the loader. Atomics make a mutable static without `unsafe`; on
 /// single-threaded wasm they are plain loads and stores.
 static IO: [AtomicU8; CAPACITY] = [const { AtomicU8::new(0) }; CAPACITY];
-
-/// The operations, numbered as the loader's `OPS` list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Setup = 0,
-    Capture = 1,
-    MergeLookup = 2,
-    View = 3,
-    CheckoutParams = 4,
-    LeadEvent = 5,
-    ConversionEvent = 6,
-}
-
-const OPS: [Op; 7] = [Op::Setup, Op::Capture, Op::MergeLookup, Op::View, Op::CheckoutParams, Op::LeadEvent, Op::ConversionEvent];
 
 /// Where the loader writes arguments and reads answers (an address in the wasm memory).
 #[wasm_bindgen]
@@ -52,8 +38,8 @@ pub fn call(op: u32, len: u32) -> u32 {
     }
     let mut out = Out::default();
     let args = input.get(..len as usize).and_then(|b| core::str::from_utf8(b).ok());
-    if let (Some(args), Some(op)) = (args, OPS.get(op as usize)) {
-        run(*op, args, &mut out);
+    if let (Some(args), Some(op)) = (args, Op::from_number(op)) {
+        run(op, args, &mut out);
     }
     let answer = out.as_bytes();
     for (d, s) in IO.iter().zip(answer) {
@@ -70,66 +56,47 @@ fn live<'a>(record: &'a str, now: u64) -> Option<Record<'a>> {
     Record::decode(record).filter(|r| r.is_live(now))
 }
 
-/// Runs one operation on its U+001F-separated arguments (missing ones are empty).
-pub fn run(op: Op, args: &str, out: &mut Out) {
-    let mut a = [""; 8];
-    for (slot, arg) in a.iter_mut().zip(split_byte(args, 0x1f)) {
-        *slot = arg;
-    }
-    match op {
-        Op::Setup => setup(a[0], a[1], a[2], out),
-        Op::Capture => capture(a, out),
-        Op::MergeLookup => merge_lookup(a[0], a[1], a[2], a[3], secs(a[4]), secs(a[5]), out),
-        Op::View => view(a[0], secs(a[1]), out),
-        Op::CheckoutParams => checkout_params(a[0], a[1], out),
-        Op::LeadEvent => {
-            let now = secs(a[3]);
-            events::lead(live(a[0], now).as_ref(), a[1], a[2], now, out);
-        }
-        Op::ConversionEvent => conversion_event(a, out),
-    }
-}
-
-/// `script_src, page_host, cookie_domain` → the tracking endpoint of the script's URL (keeping a
-/// base path such as `/_rt`), prefixed with `1` when the page shares a site with it (then the
-/// server refreshes its own cookie), else `0`.
-fn setup(script_src: &str, page_host: &str, cookie_domain: &str, out: &mut Out) {
-    let endpoint = endpoint_of(script_src);
+/// The tracking endpoint of the script's URL (keeping a base path such as `/_rt`), and `1` when
+/// the page shares a site with it (there the server's own cookie can be refreshed and read).
+pub fn setup(a: args::Setup<'_>, out: &mut Out) {
+    let endpoint = endpoint_of(a.script_src);
     let host = find_byte(endpoint, b':').and_then(|i| endpoint.get(i + 3..)).unwrap_or_default();
     let host = host.get(..host.bytes().position(|b| b == b'/' || b == b':').unwrap_or(host.len())).unwrap_or_default();
-    let same = same_site(page_host, host, (!cookie_domain.is_empty()).then_some(cookie_domain));
-    out.push(if same { "1" } else { "0" });
+    let domain = (!a.cookie_domain.is_empty()).then_some(a.cookie_domain);
+    out.push(if same_site(a.page_host, host, domain) { "1" } else { "" });
+    out.sep();
     out.push(endpoint);
 }
 
-/// `cookie, local, rt_click, aff, sid, first ("1"), window_days, now` → the record to keep after
-/// a page view: what is stored (cookie first, then localStorage) against what the URL brings
-/// (invalid values are ignored).
-fn capture([cookie, local, click, partner, sub_id, first, window, now]: [&str; 8], out: &mut Out) {
-    let now = secs(now);
-    let stored = live(cookie, now).or_else(|| live(local, now));
-    let window = window_days(parse_u64(window).map_or(0, |w| w.min(u64::from(u32::MAX)) as u32));
-    let incoming = Record::from_params(click, partner, sub_id, now, window);
-    let model = if first == "1" { Model::First } else { Model::Last };
+/// What is stored (cookie first, then localStorage) against what the URL brings (invalid values
+/// are ignored): the record to keep, or nothing. `first` is `1` for first-click attribution.
+pub fn capture(a: args::Capture<'_>, out: &mut Out) {
+    let now = secs(a.now);
+    let stored = live(a.cookie, now).or_else(|| live(a.local, now));
+    let window = window_days(parse_u64(a.window_days).map_or(0, |w| w.min(u64::from(u32::MAX)) as u32));
+    let incoming = Record::from_params(a.click, a.partner, a.sub_id, now, window);
+    let model = if a.first == "1" { Model::First } else { Model::Last };
     encode_or_empty(choose(stored, incoming, model, now), out);
 }
 
-/// The record completed with a lookup's answer (or made from it when there was none).
-fn merge_lookup(record: &str, click: &str, partner: &str, sub_id: &str, expires_at: u64, now: u64, out: &mut Out) {
-    if !check::partner_code(partner) {
-        out.push(record);
+/// The record completed with a lookup's answer, or made from it when there was none (the
+/// tracking domain's own cookie knew the click when this site's storage had lost it).
+pub fn merge_lookup(a: args::MergeLookup<'_>, out: &mut Out) {
+    let now = secs(a.now);
+    if !check::partner_code(a.partner) {
+        out.push(a.record);
         return;
     }
-    let sub_id = check::sub_id(sub_id).then_some(sub_id);
-    let expires_at = (expires_at > 0).then_some(expires_at);
-    let merged = match live(record, now) {
+    let sub_id = check::sub_id(a.sub_id).then_some(a.sub_id);
+    let expires_at = Some(secs(a.expires_at)).filter(|e| *e > now);
+    let merged = match live(a.record, now) {
         Some(mut r) => {
-            r.merge_lookup(Some(partner), sub_id, expires_at);
+            r.merge_lookup(Some(a.partner), sub_id, expires_at);
             r
         }
         None => Record {
-            click: check::click_id(click).then_some(click),
-            partner: Some(partner),
+            click: check::click_id(a.click).then_some(a.click),
+            partner: Some(a.partner),
             sub_id,
             expires_at: expires_at.unwrap_or(now + 86_400),
         },
@@ -137,73 +104,76 @@ fn merge_lookup(record: &str, click: &str, partner: &str, sub_id: &str, expires_
     merged.encode(out);
 }
 
-/// What the loader needs to know about the record, as JSON: `{"lookup","partner","subId",
-/// "clickId","expiresAt","expiresIn"}` (nulls and 0 when there is no live record). `lookup` is what
-/// to ask the server, if anything: `/v1/lookup?click=…` for a click without a known partner (any
-/// origin may ask about a click it holds), `/v1/lookup` (credentialed, the tracking domain's own
-/// cookie) when nothing is stored, `""` when the record is complete.
-fn view(record: &str, now: u64, out: &mut Out) {
-    let r = live(record, now);
-    out.push("{\"lookup\":\"");
+/// What the live record says (empty fields and zeros when there is none), and `lookup`: what to
+/// ask the server, if anything. `/v1/lookup?click=…` for a click without a known partner (any
+/// origin may ask about a click it holds); `/v1/lookup` (credentialed: the tracking domain's own
+/// HttpOnly cookie, which outlives script storage in Safari) when nothing is stored on a page of
+/// the tracking domain's site and this tab has not already found nothing (`searched`); else empty.
+pub fn view(a: args::View<'_>, out: &mut Out) {
+    let now = secs(a.now);
+    let r = live(a.record, now);
     match r {
-        None => out.push("/v1/lookup"),
-        Some(r) if r.partner.is_some() => {}
-        Some(r) => {
-            if let Some(c) = r.click {
-                out.push("/v1/lookup?click=");
-                out.push(c);
-            }
+        None if a.same_site == "1" && a.searched.is_empty() => out.push("/v1/lookup"),
+        Some(Record { partner: None, click: Some(c), .. }) => {
+            out.push("/v1/lookup?click=");
+            out.push(c);
         }
+        _ => {}
     }
-    out.push("\"");
-    let mut field = |key: &str, value: Option<&str>| match value {
-        Some(v) => out.field(key, v),
-        None => {
-            out.push(",\"");
-            out.push(key);
-            out.push("\":null");
-        }
-    };
-    field("partner", r.and_then(|r| r.partner));
-    field("subId", r.and_then(|r| r.sub_id));
-    field("clickId", r.and_then(|r| r.click));
+    for value in [r.and_then(|r| r.partner), r.and_then(|r| r.sub_id), r.and_then(|r| r.click)] {
+        out.sep();
+        out.push(value.unwrap_or_default());
+    }
     let (at, left) = r.map_or((0, 0), |r| (r.expires_at, r.expires_at - now));
-    out.push(",\"expiresAt\":");
+    out.sep();
     out.u64(at);
-    out.push(",\"expiresIn\":");
+    out.sep();
     out.u64(left);
-    out.push("}");
 }
 
-/// `host, domains` → the parameters a link to `host` must carry (space-separated), or nothing when
-/// `host` is not one of the checkout `domains` (`*` decorates any host: `reftrack.decorate(url)`).
-fn checkout_params(host: &str, domains: &str, out: &mut Out) {
-    if domains != "*" && !is_checkout_host(host, domains) {
-        return;
-    }
-    out.push(CLICK_PARAM);
-    if params_for(host).len() == 2 {
-        out.push(" ");
-        out.push(STRIPE_REFERENCE_PARAM);
-    }
-}
-
-/// `record, order_id, amount_minor, amount, currency, sent, now` → nothing if the conversion is
-/// invalid, `sent` if this browser already reported the order, else the updated list of reported
-/// orders, a newline, and the event's JSON.
-fn conversion_event([record, order_id, amount_minor, amount, currency, sent, now, _]: [&str; 8], out: &mut Out) {
-    let now = secs(now);
-    let input = ConversionInput { order_id, amount_minor, amount, currency };
-    events::remember(sent, order_id, out);
-    out.push("\n");
-    match events::conversion(live(record, now).as_ref(), &input, sent, now, out) {
-        Ok(()) => {}
-        Err(NotSent::AlreadySent) => {
-            out.reset();
-            out.push("sent");
+/// The query and fragment parameters (each space-separated) a URL to `host` + `path` carries the
+/// click in: a known tool's or cart's own, `rt_click` for the merchant's checkout `domains`
+/// (`*`: any host), else none.
+pub fn decoration(a: args::Decoration<'_>, out: &mut Out) {
+    let rule = decoration_for(a.host, a.path, a.domains);
+    let (query, hash) = rule.map_or((&[][..], &[][..]), |r| (r.query, r.hash));
+    for (i, list) in [query, hash].into_iter().enumerate() {
+        if i > 0 {
+            out.sep();
         }
-        Err(NotSent::Invalid) => out.reset(),
+        for (j, key) in list.iter().enumerate() {
+            if j > 0 {
+                out.push(" ");
+            }
+            out.push(key);
+        }
     }
+}
+
+/// The lead event's JSON, or nothing when there is neither a valid email nor a live click.
+pub fn lead_event(a: args::LeadEvent<'_>, out: &mut Out) {
+    let now = secs(a.now);
+    events::lead(live(a.record, now).as_ref(), a.email, a.page, now, out);
+}
+
+/// `outcome` is `send` (then `sent` is the updated list of reported orders and `body` the event's
+/// JSON), `sent` (this browser already reported the order) or `invalid`.
+pub fn conversion_event(a: args::ConversionEvent<'_>, out: &mut Out) {
+    let now = secs(a.now);
+    let input = ConversionInput { order_id: a.order_id, amount_minor: a.amount_minor, amount: a.amount, currency: a.currency };
+    out.push("send");
+    out.sep();
+    events::remember(a.sent, a.order_id, out);
+    out.sep();
+    let refused = match events::conversion(live(a.record, now).as_ref(), &input, a.sent, now, out) {
+        Ok(()) => return,
+        Err(NotSent::AlreadySent) => "sent",
+        Err(NotSent::Invalid) => "invalid",
+    };
+    out.reset();
+    out.push(refused);
+    out.sep();
+    out.sep();
 }
 
 #[cfg(test)]
@@ -218,7 +188,7 @@ mod tests {
     fn ask(op: Op, args: &[&str]) -> String {
         let mut out = Out::default();
         run(op, &args.join("\u{1f}"), &mut out);
-        out.as_str().into()
+        out.as_str().replace('\u{1f}', "|")
     }
 
     #[test]
@@ -229,7 +199,7 @@ mod tests {
         }
         let len = call(Op::Setup as u32, args.len() as u32) as usize;
         let answer: std::vec::Vec<u8> = IO.iter().take(len).map(|b| b.load(Relaxed)).collect();
-        assert_eq!(answer, b"1https://t.example.com/_rt");
+        assert_eq!(answer, b"1\x1fhttps://t.example.com/_rt");
         assert_eq!(call(99, 0), 0, "an unknown operation answers nothing");
     }
 
@@ -237,40 +207,47 @@ mod tests {
     fn a_capture_is_viewed_with_its_lookup_path_until_the_partner_is_known() {
         let record = ask(Op::Capture, &["", "", CLICK, "", "yt", "", "30", NOW]);
         assert_eq!(record, format!("1.{CLICK}..yt.{}", 1_763_629_200 + 30 * 86_400));
-        let view = ask(Op::View, &[&record, NOW]);
-        assert_eq!(
-            view,
-            format!(
-                r#"{{"lookup":"/v1/lookup?click={CLICK}","partner":null,"subId":"yt","clickId":"{CLICK}","expiresAt":1766221200,"expiresIn":2592000}}"#
-            )
-        );
+        let view = ask(Op::View, &[&record, NOW, "1", ""]);
+        assert_eq!(view, format!("/v1/lookup?click={CLICK}||yt|{CLICK}|1766221200|2592000"));
         let merged = ask(Op::MergeLookup, &[&record, CLICK, "jane", "", "1766221200", NOW]);
-        assert!(
-            ask(Op::View, &[&merged, NOW]).starts_with(r#"{"lookup":"","partner":"jane","subId":"yt","clickId":"AAAAAAAAAAAAAAAAAAAAAA""#)
-        );
-        assert!(ask(Op::View, &["", NOW]).contains(r#""lookup":"/v1/lookup""#), "nothing stored: ask with the cookie");
+        assert_eq!(ask(Op::View, &[&merged, NOW, "1", ""]), format!("|jane|yt|{CLICK}|1766221200|2592000"));
+    }
+
+    #[test]
+    fn with_nothing_stored_the_tracking_sites_pages_ask_its_cookie_once_per_tab_and_others_never() {
+        assert_eq!(ask(Op::View, &["", NOW, "1", ""]), "/v1/lookup||||0|0", "same site, not yet searched");
+        assert_eq!(ask(Op::View, &["", NOW, "1", "1"]), "||||0|0", "this tab already found nothing");
+        assert_eq!(ask(Op::View, &["", NOW, "", ""]), "||||0|0", "a third-party page cannot read the cookie");
+    }
+
+    #[test]
+    fn the_tracking_domains_cookie_rebuilds_a_lost_record() {
+        let rebuilt = ask(Op::MergeLookup, &["", CLICK, "jane", "yt", "1766221200", NOW]);
+        assert_eq!(rebuilt, format!("1.{CLICK}.jane.yt.1766221200"));
+        assert_eq!(ask(Op::MergeLookup, &["", CLICK, "<x>", "", "1766221200", NOW]), "", "an invalid answer makes nothing");
     }
 
     #[test]
     fn a_conversion_answers_the_new_memory_and_the_event_once() {
         let answer = ask(Op::ConversionEvent, &["", "cs_1", "", "99.00", "usd", "", NOW]);
-        assert_eq!(answer, "cs_1\n{\"type\":\"conversion\",\"order_id\":\"cs_1\",\"amount_minor\":9900,\"currency\":\"USD\"}");
-        assert_eq!(ask(Op::ConversionEvent, &["", "cs_1", "9900", "", "USD", "cs_1", NOW]), "sent");
-        assert_eq!(ask(Op::ConversionEvent, &["", "cs 1", "9900", "", "USD", "", NOW]), "");
+        assert_eq!(answer, "send|cs_1|{\"type\":\"conversion\",\"order_id\":\"cs_1\",\"amount_minor\":9900,\"currency\":\"USD\"}");
+        assert_eq!(ask(Op::ConversionEvent, &["", "cs_1", "9900", "", "USD", "cs_1", NOW]), "sent||");
+        assert_eq!(ask(Op::ConversionEvent, &["", "cs 1", "9900", "", "USD", "", NOW]), "invalid||");
     }
 
     #[test]
-    fn checkout_links_get_the_click_and_stripe_payment_links_a_reference_too() {
-        assert_eq!(ask(Op::CheckoutParams, &["buy.stripe.com", "buy.stripe.com"]), "rt_click client_reference_id");
-        assert_eq!(ask(Op::CheckoutParams, &["pay.example.com", "*"]), "rt_click");
-        assert_eq!(ask(Op::CheckoutParams, &["evil.test", "buy.stripe.com"]), "");
+    fn links_get_the_click_where_their_tool_or_cart_returns_it() {
+        assert_eq!(ask(Op::Decoration, &["buy.stripe.com", "/x", ""]), "rt_click client_reference_id|");
+        assert_eq!(ask(Op::Decoration, &["form.typeform.com", "/to/abc", ""]), "|rt_click");
+        assert_eq!(ask(Op::Decoration, &["pay.example.com", "/", "*"]), "rt_click|");
+        assert_eq!(ask(Op::Decoration, &["evil.test", "/", "buy.stripe.com"]), "|");
     }
 }
 
 /// The core compiled to wasm32 and run in headless Chromium by wasm-bindgen-test (`cargo xtask
 /// test` runs it): the operations through the shared buffer, exactly as the loader calls them.
 /// The browser I/O around them (cookies, storage, consent, fields, beacons) is tested with the
-/// real loader over WebDriver in `tests/tests/snippet.rs`.
+/// real loader over WebDriver in `tests/tests/snippet.rs` and `tests/tests/survival.rs`.
 #[cfg(all(test, target_arch = "wasm32"))]
 mod in_browser {
     use super::*;
@@ -284,7 +261,7 @@ mod in_browser {
     const OTHER: &str = "BBBBBBBBBBBBBBBBBBBBBB";
     const NOW: &str = "1763629200";
 
-    /// Writes the arguments into the buffer, calls, reads the answer: what the loader's `bind` does.
+    /// Writes the arguments into the buffer, calls, reads the answer's fields: what the loader does.
     fn ask(op: Op, args: &[&str]) -> String {
         let joined = args.join("\u{1f}");
         let start = io() as usize;
@@ -293,7 +270,7 @@ mod in_browser {
             slot.store(*b, Relaxed);
         }
         let len = call(op as u32, joined.len() as u32) as usize;
-        String::from_utf8(IO.iter().take(len).map(|b| b.load(Relaxed)).collect()).unwrap()
+        String::from_utf8(IO.iter().take(len).map(|b| b.load(Relaxed)).collect()).unwrap().replace('\u{1f}', "|")
     }
 
     #[wasm_bindgen_test]
@@ -317,19 +294,23 @@ mod in_browser {
     fn a_reloaded_confirmation_page_reports_its_conversion_once() {
         let record = ask(Op::Capture, &["", "", CLICK, "jane", "", "", "30", NOW]);
         let first = ask(Op::ConversionEvent, &[&record, "cs_1", "", "99.00", "usd", "", NOW]);
-        let (sent, event) = first.split_once('\n').unwrap();
+        let mut fields = first.split('|');
+        assert_eq!(fields.next(), Some("send"));
+        let sent = fields.next().unwrap();
         assert_eq!(
-            event,
+            fields.next().unwrap(),
             format!(r#"{{"type":"conversion","order_id":"cs_1","amount_minor":9900,"currency":"USD","click_id":"{CLICK}"}}"#)
         );
-        assert_eq!(ask(Op::ConversionEvent, &[&record, "cs_1", "", "99.00", "usd", sent, NOW]), "sent");
+        assert_eq!(ask(Op::ConversionEvent, &[&record, "cs_1", "", "99.00", "usd", sent, NOW]), "sent||");
     }
 
     #[wasm_bindgen_test]
     fn checkout_links_are_decorated_and_others_left_alone() {
-        assert_eq!(ask(Op::CheckoutParams, &["buy.stripe.com", "buy.stripe.com,pay.example.com"]), "rt_click client_reference_id");
-        assert_eq!(ask(Op::CheckoutParams, &["eu.pay.example.com", "buy.stripe.com,pay.example.com"]), "rt_click");
-        assert_eq!(ask(Op::CheckoutParams, &["pay.example.com.evil.test", "pay.example.com"]), "");
+        let domains = "buy.stripe.com,pay.example.com";
+        assert_eq!(ask(Op::Decoration, &["buy.stripe.com", "/x", domains]), "rt_click client_reference_id|");
+        assert_eq!(ask(Op::Decoration, &["eu.pay.example.com", "/", domains]), "rt_click|");
+        assert_eq!(ask(Op::Decoration, &["pay.example.com.evil.test", "/", domains]), "|");
+        assert_eq!(ask(Op::Decoration, &["acme.typeform.com", "/to/x", ""]), "|rt_click");
     }
 
     #[wasm_bindgen_test]

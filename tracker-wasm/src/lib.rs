@@ -28,6 +28,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 
 pub mod checkout;
 pub mod config;
+pub mod contract;
 pub mod events;
 pub mod exports;
 pub mod out;

@@ -37,6 +37,11 @@ impl Out {
         self.bytes(s.as_bytes());
     }
 
+    /// Ends one answer field and starts the next ([`crate::contract::SEP`]).
+    pub fn sep(&mut self) {
+        self.bytes(&[crate::contract::SEP]);
+    }
+
     /// Appends a number in decimal (without `core::fmt`, which costs kilobytes in the wasm).
     pub fn u64(&mut self, mut n: u64) {
         let mut digits = [0u8; 20];
