@@ -302,7 +302,7 @@ async fn a_webinarjam_registration_without_a_click_is_credited_to_the_partner_of
 /// senders, each a distinct response carrying a click, until every one is counted on the server.
 /// Run against release binaries:
 /// `cargo build --release -p reftrack-server -p reftrack-connector &&
-///  REFTRACK_BIN_DIR=$PWD/target/release cargo test --release -p reftrack-e2e --test tools -- --ignored --nocapture opt_ins_per_second`
+///  REFTRACK_BIN_DIR=$PWD/target/release cargo test -p reftrack-e2e --test tools -- --ignored --nocapture opt_ins_per_second`
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a measurement, not a check: run it on purpose against release binaries"]
 async fn opt_ins_per_second_through_the_connector() {
