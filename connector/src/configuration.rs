@@ -67,6 +67,9 @@ pub struct ServeArgs {
     /// Paddle's timestamp tolerance in seconds (Paddle's SDK uses only 5; clocks drift).
     #[arg(long, env = "PADDLE_TOLERANCE_SECS", default_value_t = 300)]
     pub paddle_tolerance_secs: i64,
+    /// Webinar, form and scheduling tools.
+    #[command(flatten)]
+    pub tools: crate::tools::ToolArgs,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -80,6 +83,7 @@ impl fmt::Debug for ServeArgs {
             .field("woocommerce", &configured(&self.woocommerce_secret))
             .field("paddle", &configured(&self.paddle_secret))
             .field("generic", &configured(&self.generic_secret))
+            .field("tools", &self.tools)
             .finish()
     }
 }

@@ -130,6 +130,11 @@ impl Forwarder {
         let written = match &outcome {
             Outcome::Done => {
                 Metrics::bump(&self.metrics.forwarded);
+                if entry.kind == Kind::Lead {
+                    // `lead:{tool}:{id}`: the tool is the key's prefix.
+                    let tool = entry.msg_id.split(':').nth(1).unwrap_or("unknown");
+                    self.metrics.lead(tool, "forwarded", 1);
+                }
                 self.outbox.mark_done(entry.id, now).await
             }
             Outcome::Retry { reason, not_before } => {

@@ -4,8 +4,12 @@
 //! (Standard Webhooks) to the reftrack server through a durable SQLite outbox: retried with
 //! backoff, never lost, never counted twice.
 //!
-//! `carts` holds one pure module per cart (verify + parse, no I/O); `outbox` all SQL; `forwarder`
-//! the delivery loop; `client` the library API for merchants who write their own integration.
+//! Webinar, form and scheduling tools (Zoom, Typeform, Calendly, Kit, Tally, WebinarGeek,
+//! WebinarJam, Mailchimp, ActiveCampaign, any form) go the same way as signed opt-ins (leads).
+//!
+//! `carts` holds one pure module per cart (verify + parse, no I/O); `tools` one per tool; `outbox`
+//! all SQL; `forwarder` the delivery loop; `client` the library API for merchants who write their
+//! own integration.
 
 pub mod carts;
 pub mod cli;
@@ -16,6 +20,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod routes;
 pub mod startup;
+pub mod tools;
 
 /// The current time in unix milliseconds.
 pub fn now_ms() -> i64 {

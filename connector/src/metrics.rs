@@ -14,6 +14,10 @@ pub struct Metrics {
     pub dead_lettered: AtomicU64,
     pub ignored: AtomicU64,
     rejects: Mutex<BTreeMap<String, u64>>,
+    /// Tools' leads by tool and outcome (`accepted`, `ignored`, `forwarded`).
+    leads: Mutex<BTreeMap<String, u64>>,
+    /// Tools' deliveries refused, by tool and reason.
+    lead_rejects: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Metrics {
@@ -25,6 +29,16 @@ impl Metrics {
     /// Counts a refused webhook by cart and reason.
     pub fn reject(&self, cart: &str, reason: &str) {
         *self.rejects.lock().expect("metrics lock").entry(format!("cart=\"{cart}\",reason=\"{reason}\"")).or_default() += 1;
+    }
+
+    /// Counts `n` of a tool's leads with `outcome`.
+    pub fn lead(&self, tool: &str, outcome: &str, n: u64) {
+        *self.leads.lock().expect("metrics lock").entry(format!("tool=\"{tool}\",outcome=\"{outcome}\"")).or_default() += n;
+    }
+
+    /// Counts a tool's refused delivery by reason.
+    pub fn lead_reject(&self, tool: &str, reason: &str) {
+        *self.lead_rejects.lock().expect("metrics lock").entry(format!("tool=\"{tool}\",reason=\"{reason}\"")).or_default() += 1;
     }
 
     /// The exposition, with the outbox depth read at the time of the scrape.
@@ -50,6 +64,20 @@ impl Metrics {
         let _ = writeln!(out, "# HELP reftrack_connector_rejects_total Webhooks refused\n# TYPE reftrack_connector_rejects_total counter");
         for (labels, n) in self.rejects.lock().expect("metrics lock").iter() {
             let _ = writeln!(out, "reftrack_connector_rejects_total{{{labels}}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP reftrack_connector_leads_total Opt-ins from webinar, form and scheduling tools, by tool and outcome\n# TYPE reftrack_connector_leads_total counter"
+        );
+        for (labels, n) in self.leads.lock().expect("metrics lock").iter() {
+            let _ = writeln!(out, "reftrack_connector_leads_total{{{labels}}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP reftrack_connector_lead_rejects_total Tools' deliveries refused, by tool and reason\n# TYPE reftrack_connector_lead_rejects_total counter"
+        );
+        for (labels, n) in self.lead_rejects.lock().expect("metrics lock").iter() {
+            let _ = writeln!(out, "reftrack_connector_lead_rejects_total{{{labels}}} {n}");
         }
         out
     }

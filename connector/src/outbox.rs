@@ -1,9 +1,10 @@
-//! The durable outbox (SQLite): orders and refunds are committed here before a cart gets its
-//! 2xx, and leave only when the server has accepted them. All of the connector's SQL is here.
+//! The durable outbox (SQLite): orders, refunds and tools' leads are committed here before a cart
+//! or tool gets its 2xx, and leave only when the server has accepted them. All of the connector's
+//! SQL is here.
 
 use crate::carts::{CartRefund, OrderRef};
 use anyhow::Context;
-use reftrack_protocol::{CanonicalOrder, Refund};
+use reftrack_protocol::{CanonicalOrder, Refund, ServerLead};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
@@ -15,6 +16,8 @@ use std::time::Duration;
 pub enum Kind {
     Order,
     Refund,
+    /// An opt-in from a webinar, form or scheduling tool.
+    Lead,
 }
 
 impl Kind {
@@ -23,6 +26,7 @@ impl Kind {
         match self {
             Kind::Order => "/v1/orders",
             Kind::Refund => "/v1/refunds",
+            Kind::Lead => "/v1/leads",
         }
     }
 }
@@ -46,7 +50,11 @@ fn entry_of(row: &SqliteRow) -> Entry {
     Entry {
         id: row.get("id"),
         msg_id: row.get("msg_id"),
-        kind: if row.get::<String, _>("kind") == "refund" { Kind::Refund } else { Kind::Order },
+        kind: match row.get::<String, _>("kind").as_str() {
+            "refund" => Kind::Refund,
+            "lead" => Kind::Lead,
+            _ => Kind::Order,
+        },
         body: row.get("body"),
         state: row.get("state"),
         attempts: row.get("attempts"),
@@ -125,6 +133,24 @@ impl Outbox {
             let body = Refund::single(order_id, refund.refund_id.clone(), refund.amount_minor, refund.occurred_at);
             let body = serde_json::to_string(&body).expect("refunds serialise");
             added += insert(&mut tx, &format!("refund:{}", refund.refund_id), "refund", &body, now_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Stores leads (a tool's delivery may carry several), atomically, each under `lead:{lead_id}` so
+    /// a tool's redelivery is the same entry (a lead without a key is keyed by its email). Returns
+    /// how many are new.
+    pub async fn accept_leads(&self, leads: &[ServerLead], now_ms: i64) -> sqlx::Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let mut added = 0;
+        for lead in leads {
+            let msg_id = match &lead.lead_id {
+                Some(key) => format!("lead:{key}"),
+                None => format!("lead:email:{}", lead.email),
+            };
+            let body = serde_json::to_string(lead).expect("leads serialise");
+            added += insert(&mut tx, &msg_id, "lead", &body, now_ms).await?;
         }
         tx.commit().await?;
         Ok(added)

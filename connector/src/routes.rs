@@ -1,5 +1,6 @@
-//! `POST /webhooks/{cart}`, `GET /healthz`, `GET /metrics`. A webhook is answered 2xx only once
-//! what it carries is committed to the outbox; a bad signature is a 401 and stores nothing.
+//! `POST /webhooks/{cart}` (and `/webhooks/{tool}`, handed to [`crate::tools::receive`]),
+//! `GET /healthz`, `GET /metrics`. A webhook is answered 2xx only once what it carries is
+//! committed to the outbox; a bad signature is a 401 and stores nothing.
 
 use crate::carts::signatures::SignatureError;
 use crate::carts::{generic, paddle, shopify, stripe, woocommerce, Cart, Intake, PayloadError};
@@ -7,7 +8,7 @@ use crate::metrics::Metrics;
 use crate::outbox::{AcceptError, Outbox};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub generic: Option<Verifier>,
     pub stripe_tolerance: i64,
     pub paddle_tolerance: i64,
+    /// Webinar, form and scheduling tools' secrets and settings.
+    pub tools: Arc<crate::tools::Settings>,
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -41,9 +44,14 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
 pub async fn receive(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    // Webinar, form and scheduling tools bring opt-ins, not orders: they have their own intake.
+    if let Some(tool) = crate::tools::find(&name) {
+        return crate::tools::receive::receive(&state, tool, query.as_deref(), &headers, body).await;
+    }
     let Some(cart) = Cart::from_route(&name) else {
         return error(StatusCode::NOT_FOUND, "unknown_cart", "use /webhooks/stripe, shopify, woocommerce, paddle or generic");
     };

@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 /// The router.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/webhooks/{cart}", post(routes::receive))
+        .route("/webhooks/{cart}", post(routes::receive).get(crate::tools::receive::check_url))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -86,6 +86,7 @@ impl Connector {
             generic,
             stripe_tolerance: args.stripe_tolerance_secs,
             paddle_tolerance: args.paddle_tolerance_secs,
+            tools: Arc::new(crate::tools::Settings::from_args(&args.tools)),
         };
         Ok(Self { listener, state, forwarder })
     }
