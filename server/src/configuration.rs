@@ -56,9 +56,10 @@ pub struct ServeArgs {
     /// `x-real-ip`, `cf-connecting-ip`); its last value is used. Unset: the connection's address.
     #[arg(long, env = "REFTRACK_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
-    /// `off` for merchants who run cookieless: tracking links and `/v1/touch` set no cookie (the
-    /// click then travels only in the URL and what the snippet keeps).
-    #[arg(long, env = "REFTRACK_COOKIES", default_value = "on", value_parser = ["on", "off"])]
+    /// Click cookies: `on`; `consent` (tracking links set none, the snippet asks for it through
+    /// `/v1/touch` once the visitor consents); `off` for merchants who run cookieless (the click
+    /// then travels only in the URL and what the snippet keeps).
+    #[arg(long, env = "REFTRACK_COOKIES", default_value = "on", value_parser = ["on", "consent", "off"])]
     pub cookies: String,
 }
 
@@ -74,6 +75,17 @@ impl fmt::Debug for ServeArgs {
             .field("base_path", &self.base_path)
             .finish_non_exhaustive()
     }
+}
+
+/// When the server sets the click cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cookies {
+    /// On the tracking link and on `/v1/touch`.
+    On,
+    /// Only on `/v1/touch`, which the snippet calls once the visitor has consented.
+    AfterConsent,
+    /// Never.
+    Off,
 }
 
 /// Validated settings the application is built from.
@@ -93,8 +105,8 @@ pub struct Settings {
     pub click_flood_limit: u32,
     /// The header with the visitor's IP behind a proxy, lower-cased; `None`: the peer address.
     pub client_ip_header: Option<String>,
-    /// Whether the server sets click cookies (`--cookies off`: never).
-    pub cookies: bool,
+    /// When the server sets click cookies.
+    pub cookies: Cookies,
     /// Set only by `reftrack demo`: enables the demo checkout that stands in for a cart.
     pub demo: bool,
 }
@@ -146,7 +158,11 @@ impl Settings {
             attribution: serve.attribution,
             click_flood_limit: serve.click_flood_limit,
             client_ip_header: serve.client_ip_header.as_deref().map(str::trim).filter(|h| !h.is_empty()).map(str::to_ascii_lowercase),
-            cookies: serve.cookies == "on",
+            cookies: match serve.cookies.as_str() {
+                "off" => Cookies::Off,
+                "consent" => Cookies::AfterConsent,
+                _ => Cookies::On,
+            },
             demo: false,
         })
     }

@@ -1,7 +1,7 @@
 //! A signed server-side opt-in (a webinar or form tool through the connector, the merchant's CRM):
 //! it counts as an opt-in for the partner of its click, of the partner it names, or — when it
-//! carries neither, as tools that cannot pass a click do — of the click the same email was seen
-//! with before, inside that click's window. Idempotent on the tool's lead id (else the message id).
+//! carries neither (or a click we never recorded), as tools that cannot pass a click do — of the
+//! click the same email was seen with before, inside that click's window. Idempotent on the tool's lead id (else the message id).
 
 use super::{replay, Intake, IntakeError};
 use crate::metrics::Metrics;
@@ -18,14 +18,11 @@ impl Intake {
         let at_ms = lead.occurred_at.map_or(now, crate::domain::period::to_ms);
         let mut click_id = None;
         let mut partner = None;
+        // A click we never recorded (typed into a tool, or stale) costs the click, not the opt-in.
         if let Some(id) = &lead.click_id {
-            match self.recorded_click(id.as_str()).await? {
-                Some(c) => {
-                    partner = Some(c.partner);
-                    click_id = Some(c.id);
-                }
-                None if lead.partner.is_none() => return Err(IntakeError::UnknownClick(id.to_string())),
-                None => {}
+            if let Some(c) = self.recorded_click(id.as_str()).await? {
+                partner = Some(c.partner);
+                click_id = Some(c.id);
             }
         }
         let mut window_ms = i64::from(DEFAULT_WINDOW_DAYS) * DAY_MS;
@@ -42,7 +39,7 @@ impl Intake {
         }
         if partner.is_none() {
             // No click and no partner: the email may have been seen with a click already.
-            if let Some(contact) = self.store.contact_lead(&lead.email).await?.filter(|c| c.at_ms <= at_ms && at_ms <= c.expires_at_ms) {
+            if let Some(contact) = self.recorded_contact(&lead.email).await?.filter(|c| c.at_ms <= at_ms && at_ms <= c.expires_at_ms) {
                 click_id = contact.click_id.clone();
                 partner = Some(contact.partner);
             }

@@ -51,8 +51,6 @@ pub enum IntakeError {
     IdConflict { what: &'static str },
     #[error("no order {0} to refund")]
     UnknownOrder(String),
-    #[error("no click {0}")]
-    UnknownClick(String),
     #[error("no partner {0}")]
     UnknownPartner(String),
     #[error("a refund of order {0} is larger than the order's total")]
@@ -67,7 +65,6 @@ impl IntakeError {
         match self {
             IntakeError::IdConflict { .. } => "id_conflict",
             IntakeError::UnknownOrder(_) => "unknown_order",
-            IntakeError::UnknownClick(_) => "unknown_click",
             IntakeError::UnknownPartner(_) => "unknown_partner",
             IntakeError::RefundExceedsOrder(_) => "refund_exceeds_order",
             IntakeError::Storage(_) => "internal",
@@ -108,6 +105,16 @@ impl Intake {
         }
         self.writer.flush().await;
         self.store.click(id).await
+    }
+
+    /// The partner who first brought `email`, looking into the writer's queue once on a miss (an
+    /// opt-in the browser reported a moment ago).
+    pub async fn recorded_contact(&self, email: &reftrack_protocol::Email) -> Result<Option<crate::domain::plan::TouchFact>, DbError> {
+        if let Some(contact) = self.store.contact_lead(email).await? {
+            return Ok(Some(contact));
+        }
+        self.writer.flush().await;
+        self.store.contact_lead(email).await
     }
 
     /// A recorded click that has not expired.

@@ -70,7 +70,7 @@ impl From<IntakeError> for ApiError {
     fn from(e: IntakeError) -> Self {
         let status = match &e {
             IntakeError::IdConflict { .. } => StatusCode::CONFLICT,
-            IntakeError::UnknownOrder(_) | IntakeError::UnknownClick(_) | IntakeError::UnknownPartner(_) => StatusCode::NOT_FOUND,
+            IntakeError::UnknownOrder(_) | IntakeError::UnknownPartner(_) => StatusCode::NOT_FOUND,
             IntakeError::RefundExceedsOrder(_) => StatusCode::UNPROCESSABLE_ENTITY,
             IntakeError::Storage(_) => return Self::Internal(anyhow::Error::new(e)),
         };

@@ -61,12 +61,23 @@ pub fn any_click_cookie(headers: &HeaderMap) -> Option<ClickId> {
     click_cookie(headers).or_else(|| cookie(headers, CROSS_SITE_CLICK_COOKIE).and_then(|v| ClickId::parse(v).ok()))
 }
 
+/// Where a click cookie would be set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieFrom {
+    /// The tracking link's redirect: before the visitor could consent to anything.
+    TrackingLink,
+    /// `/v1/touch`, which the snippet calls only where storing is allowed.
+    Touch,
+}
+
 /// The `Set-Cookie` values for a click, set by the server (HttpOnly) for `max_age_secs`: the
-/// first-party `SameSite=Lax` cookie and, under https, its `SameSite=None` twin. None at all when
-/// the merchant runs cookieless (`--cookies off`).
-pub fn click_set_cookies(settings: &crate::configuration::Settings, click: &ClickId, max_age_secs: i64) -> Vec<String> {
-    if !settings.cookies {
-        return Vec::new();
+/// first-party `SameSite=Lax` cookie and, under https, its `SameSite=None` twin. None when the
+/// merchant runs cookieless (`--cookies off`), or on the tracking link under `--cookies consent`.
+pub fn click_set_cookies(settings: &crate::configuration::Settings, from: CookieFrom, click: &ClickId, max_age_secs: i64) -> Vec<String> {
+    use crate::configuration::Cookies;
+    match (settings.cookies, from) {
+        (Cookies::Off, _) | (Cookies::AfterConsent, CookieFrom::TrackingLink) => return Vec::new(),
+        (Cookies::On, _) | (Cookies::AfterConsent, CookieFrom::Touch) => {}
     }
     let mut attributes = format!("Max-Age={}; Path=/; HttpOnly", max_age_secs.max(0));
     if let Some(domain) = &settings.cookie_domain {

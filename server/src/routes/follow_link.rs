@@ -1,7 +1,7 @@
 //! `GET /go/{link}`: the tracking link. Records the click, sets the cookie, redirects.
 
 use super::error::{ApiError, RejectReason};
-use super::extract::{click_set_cookies, wants_html};
+use super::extract::{click_set_cookies, wants_html, CookieFrom};
 use super::state::AppState;
 use crate::intake::links::{Hit, Visitor};
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -33,7 +33,7 @@ pub async fn follow_link(
         Hit::Unknown => unknown_link(&headers, &code),
         Hit::Redirect { destination } => redirect(&destination, Vec::new()),
         Hit::Click { location, click_id, window_secs } => {
-            let mut response = redirect(&location, click_set_cookies(&state.settings, &click_id, window_secs));
+            let mut response = redirect(&location, click_set_cookies(&state.settings, CookieFrom::TrackingLink, &click_id, window_secs));
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }

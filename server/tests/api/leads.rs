@@ -49,3 +49,37 @@ async fn leads_with_unknown_partners_bad_emails_or_bad_signatures_are_refused() 
     assert_eq!(r.status(), 401);
     assert_eq!(app.stats("jane").await["opt_ins"], 0);
 }
+
+#[tokio::test]
+async fn a_tool_lead_without_a_click_is_credited_by_email_to_the_browser_opt_in_and_counted_once() {
+    let app = spawn_seeded_app().await;
+    let click = app.click("jane", Some("webinar")).await;
+    // The visitor opts in on the merchant's page with the click…
+    let beacon = json!({"type":"lead","email":"fan@example.com","click_id":click,"page":"/webinar"}).to_string();
+    assert_eq!(app.client.post(app.url("/v1/events")).body(beacon).send().await.unwrap().status(), 202);
+    // …and the webinar tool, which cannot carry the click, reports the same registration.
+    let body = json!({"email":"fan@example.com","source":"webinarjam","lead_id":"webinarjam:r1"}).to_string();
+    let answer: Value = app.signed_post("/v1/leads", body.as_bytes(), "msg_wj_1", now()).await.json().await.unwrap();
+    assert_eq!((answer["partner"].as_str(), answer["source"].as_str()), (Some("jane"), Some("webinarjam")), "{answer}");
+    let stats = app.stats("jane").await;
+    assert_eq!(stats["opt_ins"], 1, "one person, one opt-in, however it arrived: {stats}");
+    // A redelivery under another message id is the same opt-in.
+    let again = app.signed_post("/v1/leads", body.as_bytes(), "msg_wj_2", now()).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.text().await.unwrap(), serde_json::to_string(&answer).unwrap());
+}
+
+#[tokio::test]
+async fn a_lead_with_a_click_we_never_recorded_still_counts_as_an_opt_in() {
+    let app = spawn_seeded_app().await;
+    let body =
+        json!({"email":"typo@example.com","click_id":"AAAAAAAAAAAAAAAAAAAAAA","source":"typeform","lead_id":"typeform:t1"}).to_string();
+    let r = app.signed_post("/v1/leads", body.as_bytes(), "msg_tf", now()).await;
+    assert_eq!(r.status(), 200, "the opt-in is kept, without a partner");
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["partner"], Value::Null);
+    // An empty click field, as tools post for unfilled hidden fields, is no click at all.
+    let empty = json!({"email":"blank@example.com","click_id":"","partner":"jane"}).to_string();
+    assert_eq!(app.signed_post("/v1/leads", empty.as_bytes(), "msg_blank", now()).await.status(), 200);
+    assert_eq!(app.stats("jane").await["opt_ins"], 1);
+}

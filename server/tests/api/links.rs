@@ -59,6 +59,18 @@ async fn with_cookies_off_neither_the_link_nor_touch_sets_a_cookie() {
 }
 
 #[tokio::test]
+async fn under_cookies_consent_the_link_sets_none_and_touch_sets_it_once_the_snippet_asks() {
+    let app = spawn_app_with(&[("REFTRACK_COOKIES", "consent")]).await;
+    app.seed().await;
+    let r = app.follow("/go/offer?aff=jane").await;
+    let click = click_from(r.headers()).expect("the click still travels in the URL");
+    assert!(set_cookie(r.headers()).is_none(), "no cookie before the visitor could consent");
+    let touched = app.client.post(app.url("/v1/touch")).body(format!("{{\"click_id\":\"{click}\"}}")).send().await.unwrap();
+    let cookie = set_cookie(touched.headers()).expect("touch sets the cookie after consent");
+    assert!(cookie.starts_with(&format!("rt_click={click};")) && cookie.contains("HttpOnly"), "{cookie}");
+}
+
+#[tokio::test]
 async fn browsers_prefetching_a_link_are_redirected_but_not_counted() {
     let app = spawn_seeded_app().await;
     for (name, value) in [("sec-purpose", "prefetch"), ("purpose", "prefetch"), ("x-purpose", "preview")] {

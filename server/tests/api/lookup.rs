@@ -68,8 +68,8 @@ async fn touch_resets_the_cookie_from_the_server_as_http_only_for_the_rest_of_th
 async fn touch_refuses_unknown_or_missing_clicks() {
     let app = spawn_seeded_app().await;
     let r = app.client.post(app.url("/v1/touch")).body("{\"click_id\":\"AAAAAAAAAAAAAAAAAAAAAA\"}").send().await.unwrap();
-    assert_eq!(r.status(), 404);
-    assert_eq!(error_code(r).await, "unknown_click");
+    assert_eq!(r.status(), 204, "nothing to refresh, and nothing for the browser to log as an error");
+    assert!(set_cookie(r.headers()).is_none(), "an unknown click gets no cookie");
     let r = app.client.post(app.url("/v1/touch")).send().await.unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(error_code(r).await, "missing_click_id");
