@@ -1,9 +1,9 @@
-//! The durable outbox (SQLite): orders and refunds are committed here before a cart gets its
-//! 2xx, and leave only when the server has accepted them. All of the connector's SQL is here.
+//! The durable outbox (SQLite): orders, refunds and notices are committed here before a cart gets
+//! its 2xx, and leave only when the server has accepted them. All of the connector's SQL is here.
 
-use crate::carts::{CartRefund, OrderRef};
+use crate::carts::{Intake, OrderRef};
 use anyhow::Context;
-use reftrack_protocol::{CanonicalOrder, Refund};
+use reftrack_protocol::{CanonicalOrder, OrderId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
@@ -15,6 +15,7 @@ use std::time::Duration;
 pub enum Kind {
     Order,
     Refund,
+    Notice,
 }
 
 impl Kind {
@@ -23,6 +24,24 @@ impl Kind {
         match self {
             Kind::Order => "/v1/orders",
             Kind::Refund => "/v1/refunds",
+            Kind::Notice => "/v1/notices",
+        }
+    }
+
+    /// Its stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Order => "order",
+            Kind::Refund => "refund",
+            Kind::Notice => "notice",
+        }
+    }
+
+    fn from_stored(raw: &str) -> Kind {
+        match raw {
+            "refund" => Kind::Refund,
+            "notice" => Kind::Notice,
+            _ => Kind::Order,
         }
     }
 }
@@ -46,7 +65,7 @@ fn entry_of(row: &SqliteRow) -> Entry {
     Entry {
         id: row.get("id"),
         msg_id: row.get("msg_id"),
-        kind: if row.get::<String, _>("kind") == "refund" { Kind::Refund } else { Kind::Order },
+        kind: Kind::from_stored(&row.get::<String, _>("kind")),
         body: row.get("body"),
         state: row.get("state"),
         attempts: row.get("attempts"),
@@ -88,21 +107,15 @@ impl Outbox {
         Ok(Self { pool })
     }
 
-    /// Stores an order (with the cart ids that may name it later) and refunds, atomically.
-    /// Entries already present (a cart's retry) are left as they are. Returns how many are new.
-    pub async fn accept(
-        &self,
-        order: Option<&CanonicalOrder>,
-        cart_refs: &[String],
-        refunds: &[CartRefund],
-        now_ms: i64,
-    ) -> Result<u64, AcceptError> {
+    /// Stores what a delivery means — an order (with the cart ids that may name it later), refunds
+    /// and notices of `source` — atomically. Entries already present (a cart's retry) are left as
+    /// they are. Returns how many are new.
+    pub async fn accept(&self, intake: &Intake, source: &str, now_ms: i64) -> Result<u64, AcceptError> {
         let mut tx = self.pool.begin().await?;
         let mut added = 0;
-        if let Some(order) = order {
-            let body = serde_json::to_string(order).expect("orders serialise");
-            added += insert(&mut tx, &format!("order:{}", order.order_id), "order", &body, now_ms).await?;
-            for cart_ref in cart_refs {
+        if let Some(order) = intake.order.as_deref() {
+            added += insert_order(&mut tx, order, now_ms).await?;
+            for cart_ref in &intake.cart_refs {
                 sqlx::query("INSERT OR IGNORE INTO cart_refs (cart_ref, order_id) VALUES (?1, ?2)")
                     .bind(cart_ref)
                     .bind(order.order_id.as_str())
@@ -110,22 +123,35 @@ impl Outbox {
                     .await?;
             }
         }
-        for refund in refunds {
+        for refund in &intake.refunds {
             let order_id = match &refund.order {
                 OrderRef::Order(id) => id.clone(),
                 OrderRef::CartRef(cart_ref) => {
-                    let found: Option<String> = sqlx::query_scalar("SELECT order_id FROM cart_refs WHERE cart_ref = ?1")
-                        .bind(cart_ref)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    let found = found.ok_or_else(|| AcceptError::UnknownPayment(refund.refund_id.to_string()))?;
-                    reftrack_protocol::OrderId::parse(&found).map_err(|e| AcceptError::Db(sqlx::Error::Protocol(e.to_string())))?
+                    resolve(&mut tx, cart_ref).await?.ok_or_else(|| AcceptError::UnknownPayment(refund.refund_id.to_string()))?
                 }
             };
-            let body = Refund::single(order_id, refund.refund_id.clone(), refund.amount_minor, refund.occurred_at);
-            let body = serde_json::to_string(&body).expect("refunds serialise");
-            added += insert(&mut tx, &format!("refund:{}", refund.refund_id), "refund", &body, now_ms).await?;
+            let body = serde_json::to_string(&refund.to_refund(order_id)).expect("refunds serialise");
+            added += insert(&mut tx, &format!("refund:{}", refund.refund_id), Kind::Refund, &body, now_ms).await?;
         }
+        for notice in &intake.notices {
+            // A notice is shown whether or not its order is known here.
+            let order_id = match &notice.order {
+                Some(OrderRef::Order(id)) => Some(id.clone()),
+                Some(OrderRef::CartRef(cart_ref)) => resolve(&mut tx, cart_ref).await?,
+                None => None,
+            };
+            let notice = notice.to_notice(source, order_id);
+            let body = serde_json::to_string(&notice).expect("notices serialise");
+            added += insert(&mut tx, &format!("notice:{}", notice.notice_id), Kind::Notice, &body, now_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Stores orders (a backfill), each in its own transaction. Returns how many are new.
+    pub async fn accept_order(&self, order: &CanonicalOrder, now_ms: i64) -> sqlx::Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let added = insert_order(&mut tx, order, now_ms).await?;
         tx.commit().await?;
         Ok(added)
     }
@@ -178,10 +204,13 @@ impl Outbox {
         Ok(())
     }
 
-    /// Entries in `state` (all when `None`), newest first.
-    pub async fn list(&self, state: Option<&str>) -> sqlx::Result<Vec<Entry>> {
-        let rows =
-            sqlx::query("SELECT * FROM outbox WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC").bind(state).fetch_all(&self.pool).await?;
+    /// Entries in `state` and of `kind` (all when `None`), newest first.
+    pub async fn list(&self, state: Option<&str>, kind: Option<Kind>) -> sqlx::Result<Vec<Entry>> {
+        let rows = sqlx::query("SELECT * FROM outbox WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR kind = ?2) ORDER BY id DESC")
+            .bind(state)
+            .bind(kind.map(Kind::as_str))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(entry_of).collect())
     }
 
@@ -204,11 +233,25 @@ impl Outbox {
     }
 }
 
-async fn insert(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, msg_id: &str, kind: &str, body: &str, now_ms: i64) -> sqlx::Result<u64> {
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+
+/// The order a cart's own payment id names, if that order has been received.
+async fn resolve(tx: &mut Tx<'_>, cart_ref: &str) -> Result<Option<OrderId>, AcceptError> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT order_id FROM cart_refs WHERE cart_ref = ?1").bind(cart_ref).fetch_optional(&mut **tx).await?;
+    found.map(|id| OrderId::parse(&id).map_err(|e| AcceptError::Db(sqlx::Error::Protocol(e.to_string())))).transpose()
+}
+
+async fn insert_order(tx: &mut Tx<'_>, order: &CanonicalOrder, now_ms: i64) -> sqlx::Result<u64> {
+    let body = serde_json::to_string(order).expect("orders serialise");
+    insert(tx, &format!("order:{}", order.order_id), Kind::Order, &body, now_ms).await
+}
+
+async fn insert(tx: &mut Tx<'_>, msg_id: &str, kind: Kind, body: &str, now_ms: i64) -> sqlx::Result<u64> {
     let done =
         sqlx::query("INSERT OR IGNORE INTO outbox (msg_id, kind, body, next_attempt_at_ms, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)")
             .bind(msg_id)
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(body)
             .bind(now_ms)
             .execute(&mut **tx)
