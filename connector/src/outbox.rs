@@ -258,3 +258,97 @@ async fn insert(tx: &mut Tx<'_>, msg_id: &str, kind: Kind, body: &str, now_ms: i
             .await?;
     Ok(done.rows_affected())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::carts::{self, CartNotice, CartRefund};
+    use reftrack_protocol::{Attribution, Currency, Customer, Notice, Refund};
+
+    fn at() -> time::OffsetDateTime {
+        carts::from_unix(1_800_000_000).unwrap()
+    }
+
+    fn order(id: &str) -> CanonicalOrder {
+        CanonicalOrder {
+            order_id: OrderId::parse(id).unwrap(),
+            occurred_at: at(),
+            currency: Currency::parse("USD").unwrap(),
+            items: vec![],
+            total_minor: 9900,
+            discount_minor: 0,
+            shipping_minor: 0,
+            tax_minor: 0,
+            customer: Customer::default(),
+            attribution: Attribution::default(),
+            source: "stripe".into(),
+            renewal: false,
+            subscription_id: None,
+        }
+    }
+
+    async fn outbox(dir: &tempfile::TempDir) -> Outbox {
+        Outbox::open(dir.path().join("outbox.db").to_str().unwrap()).await.unwrap()
+    }
+
+    fn refund_of(payment: &str) -> CartRefund {
+        CartRefund::single(carts::refund_id("stripe", "re_1").unwrap(), OrderRef::CartRef(payment.into()), 3300, at())
+    }
+
+    #[tokio::test]
+    async fn an_order_its_refund_and_a_notice_are_committed_together_and_a_retry_adds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = outbox(&dir).await;
+        let notice =
+            CartNotice::new("du_1:dispute_opened", "dispute_opened", "disputed", at()).about(OrderRef::CartRef("stripe:pi_1".into()));
+        let intake =
+            Intake::order(order("stripe:cs_1"), vec!["stripe:pi_1".into()]).with_refunds([refund_of("stripe:pi_1")]).with_notice(notice);
+        assert_eq!(outbox.accept(&intake, "stripe", 0).await.unwrap(), 3);
+        assert_eq!(outbox.accept(&intake, "stripe", 1).await.unwrap(), 0, "a cart's retry");
+        let notices = outbox.list(None, Some(Kind::Notice)).await.unwrap();
+        let stored: Notice = serde_json::from_str(&notices[0].body).unwrap();
+        assert_eq!((stored.notice_id.as_str(), stored.source.as_str()), ("stripe:du_1:dispute_opened", "stripe"));
+        assert_eq!(stored.order_id.unwrap().as_str(), "stripe:cs_1", "the payment was resolved to its order");
+        assert_eq!(notices[0].msg_id, "notice:stripe:du_1:dispute_opened");
+        let refunds = outbox.list(None, Some(Kind::Refund)).await.unwrap();
+        let refund: Refund = serde_json::from_str(&refunds[0].body).unwrap();
+        assert_eq!((refund.order_id.as_str(), refund.amount_minor), ("stripe:cs_1", Some(3300)));
+        assert_eq!(outbox.list(Some("pending"), None).await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_refund_of_an_unseen_payment_stores_nothing_and_a_notice_of_one_is_kept_without_its_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = outbox(&dir).await;
+        let notice =
+            CartNotice::new("du_2:dispute_opened", "dispute_opened", "disputed", at()).about(OrderRef::CartRef("stripe:pi_9".into()));
+        let both = Intake::refund(refund_of("stripe:pi_9")).with_notice(notice.clone());
+        assert!(matches!(outbox.accept(&both, "stripe", 0).await, Err(AcceptError::UnknownPayment(r)) if r == "stripe:re_1"));
+        assert!(outbox.list(None, None).await.unwrap().is_empty(), "all or nothing");
+        assert_eq!(outbox.accept(&Intake::notice(notice), "stripe", 0).await.unwrap(), 1);
+        let stored: Notice = serde_json::from_str(&outbox.list(None, None).await.unwrap()[0].body).unwrap();
+        assert!(stored.order_id.is_none());
+    }
+
+    #[tokio::test]
+    async fn entries_written_before_notices_existed_survive_the_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.db");
+        let first = dir.path().join("first-migration");
+        std::fs::create_dir(&first).unwrap();
+        std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/0001_outbox.sql"), first.join("0001_outbox.sql")).unwrap();
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display())).unwrap().create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        sqlx::migrate::Migrator::new(first.as_path()).await.unwrap().run(&pool).await.unwrap();
+        sqlx::query("INSERT INTO outbox (msg_id, kind, body, state, next_attempt_at_ms, created_at_ms) VALUES ('order:o1', 'order', '{}', 'dead', 5, 5)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let outbox = Outbox::open(path.to_str().unwrap()).await.unwrap();
+        let kept = outbox.list(None, None).await.unwrap();
+        assert_eq!((kept[0].msg_id.as_str(), kept[0].state.as_str()), ("order:o1", "dead"));
+        let notice = CartNotice::new("x", "renewal_failed", "failed", at());
+        assert_eq!(outbox.accept(&Intake::notice(notice), "paddle", 0).await.unwrap(), 1);
+    }
+}

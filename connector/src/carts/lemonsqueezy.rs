@@ -41,7 +41,7 @@ impl Cart for LemonSqueezy {
     }
 
     fn parse(&self, d: &Delivery<'_>, _config: &CartConfig) -> Result<Intake, PayloadError> {
-        parse(d.body)
+        parse(d.body, super::from_unix(d.now)?)
     }
 }
 
@@ -138,7 +138,8 @@ struct Invoice {
 }
 
 /// Reads a (verified) Lemon Squeezy event.
-pub fn parse(body: &[u8]) -> Result<Intake, PayloadError> {
+/// `now` dates an event that carries no time of its own.
+pub fn parse(body: &[u8], now: time::OffsetDateTime) -> Result<Intake, PayloadError> {
     let event: Event = serde_json::from_slice(body)?;
     let click_id = click(event.meta.custom_data.as_ref().and_then(|d| d.get("rt_click")).and_then(|v| v.as_str()));
     let data = event.data;
@@ -172,12 +173,7 @@ pub fn parse(body: &[u8]) -> Result<Intake, PayloadError> {
         }
         other if concerns_money(other) => {
             let at = data.attributes.get("updated_at").and_then(|v| v.as_str()).map(from_rfc3339).transpose()?;
-            Ok(unhandled_money_event(
-                format!("{}:{other}", data.id),
-                "Lemon Squeezy",
-                other,
-                at.unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
-            ))
+            Ok(unhandled_money_event(format!("{}:{other}", data.id), "Lemon Squeezy", other, at.unwrap_or(now)))
         }
         other => Ok(Intake::ignored(format!("Lemon Squeezy event {other} is not handled"))),
     }
@@ -303,6 +299,10 @@ mod tests {
 
     const SECRET: &str = "ls-signing-secret";
 
+    fn now() -> time::OffsetDateTime {
+        crate::carts::from_unix(1_800_000_000).unwrap()
+    }
+
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
     }
@@ -337,7 +337,7 @@ mod tests {
     #[test]
     fn an_order_keeps_its_product_discount_and_added_tax_and_the_click_from_custom_data() {
         let body = fixture("lemonsqueezy_order_created.json").replace("{{CLICK}}", "AAAAAAAAAAAAAAAAAAAAAA");
-        let order = parse(body.as_bytes()).unwrap().order.unwrap();
+        let order = parse(body.as_bytes(), now()).unwrap().order.unwrap();
         order.validate().unwrap();
         assert_eq!(order.order_id.as_str(), "lemonsqueezy:1734567");
         // 49.00 − 4.90 + 8.82 VAT = 52.92
@@ -354,7 +354,7 @@ mod tests {
             .replace("\"tax_inclusive\": false", "\"tax_inclusive\": true")
             .replace("\"total\": 5292", "\"total\": 4410")
             .replace("{{CLICK}}", "");
-        let order = parse(body.as_bytes()).unwrap().order.unwrap();
+        let order = parse(body.as_bytes(), now()).unwrap().order.unwrap();
         order.validate().unwrap();
         assert_eq!((order.tax_minor, order.total_minor, order.items.len()), (0, 4410, 1));
         assert!(order.attribution.click_id.is_none());
@@ -363,41 +363,41 @@ mod tests {
     #[test]
     fn a_refund_reports_the_refunded_total_so_far() {
         let body = fixture("lemonsqueezy_order_refunded.json");
-        let intake = parse(body.as_bytes()).unwrap();
+        let intake = parse(body.as_bytes(), now()).unwrap();
         let refund = &intake.refunds[0];
         assert_eq!(refund.amount, RefundAmount::Cumulative(2646));
         assert_eq!(refund.refund_id.as_str(), "lemonsqueezy:1734567:refunded:2646");
         assert_eq!(refund.order, OrderRef::Order(order_id(NAME, "1734567").unwrap()));
         // A full refund in an older payload without `refunded_amount`.
         let full = body.replace("\"refunded_amount\": 2646,", "").replace("\"refunded\": false", "\"refunded\": true");
-        assert_eq!(parse(full.as_bytes()).unwrap().refunds[0].amount, RefundAmount::Cumulative(5292));
+        assert_eq!(parse(full.as_bytes(), now()).unwrap().refunds[0].amount, RefundAmount::Cumulative(5292));
     }
 
     #[test]
     fn a_renewal_names_its_subscription_and_the_first_invoice_is_left_to_the_order() {
         let body = fixture("lemonsqueezy_subscription_payment_success.json").replace("{{CLICK}}", "AAAAAAAAAAAAAAAAAAAAAA");
-        let order = parse(body.as_bytes()).unwrap().order.unwrap();
+        let order = parse(body.as_bytes(), now()).unwrap().order.unwrap();
         order.validate().unwrap();
         assert_eq!(order.order_id.as_str(), "lemonsqueezy:invoice:2690432");
         assert!(order.renewal);
         assert_eq!(order.subscription_id.as_deref(), Some("lemonsqueezy:389201"));
         assert_eq!((order.total_minor, order.tax_minor), (1200, 200));
         assert_eq!(order.attribution.click_id.unwrap().as_str(), "AAAAAAAAAAAAAAAAAAAAAA");
-        let initial = parse(body.replace("\"billing_reason\": \"renewal\"", "\"billing_reason\": \"initial\"").as_bytes()).unwrap();
+        let initial = parse(body.replace("\"billing_reason\": \"renewal\"", "\"billing_reason\": \"initial\"").as_bytes(), now()).unwrap();
         assert!(initial.ignored.is_some() && initial.order.is_none());
     }
 
     #[test]
     fn a_failed_or_refunded_renewal_is_a_notice_or_a_cumulative_refund() {
         let body = fixture("lemonsqueezy_subscription_payment_success.json").replace("{{CLICK}}", "");
-        let failed = parse(body.replace("subscription_payment_success", "subscription_payment_failed").as_bytes()).unwrap();
+        let failed = parse(body.replace("subscription_payment_success", "subscription_payment_failed").as_bytes(), now()).unwrap();
         assert_eq!((failed.notices[0].kind, failed.notices[0].amount_minor), ("renewal_failed", Some(1200)));
         failed.validate("lemonsqueezy").unwrap();
         let refunded = body
             .replace("subscription_payment_success", "subscription_payment_refunded")
             .replace("\"refunded\": false", "\"refunded\": true")
             .replace("\"refunded_amount\": 0", "\"refunded_amount\": 1200");
-        let refund = &parse(refunded.as_bytes()).unwrap().refunds[0];
+        let refund = &parse(refunded.as_bytes(), now()).unwrap().refunds[0];
         assert_eq!(refund.amount, RefundAmount::Cumulative(1200));
         assert_eq!(refund.order, OrderRef::Order(order_id(NAME, "invoice:2690432").unwrap()));
     }
@@ -405,8 +405,8 @@ mod tests {
     #[test]
     fn an_event_whose_data_is_not_what_its_name_says_is_refused() {
         let body = fixture("lemonsqueezy_order_created.json").replace("\"type\": \"orders\"", "\"type\": \"subscriptions\"");
-        assert!(parse(body.as_bytes()).is_err());
-        assert!(parse(br#"{"meta":{"event_name":"license_key_created"},"data":{"type":"license-keys","id":"1","attributes":{}}}"#)
+        assert!(parse(body.as_bytes(), now()).is_err());
+        assert!(parse(br#"{"meta":{"event_name":"license_key_created"},"data":{"type":"license-keys","id":"1","attributes":{}}}"#, now())
             .unwrap()
             .ignored
             .is_some());

@@ -363,8 +363,10 @@ impl Intake {
             OrderRef::Order(o) => o.to_string(),
         };
         let message = format!("{what} of {amount} (minor units) names payment {payment}, whose order never reached the connector");
+        // The refund's id is already prefixed by its cart, as the notice's will be.
+        let own_id = refund.refund_id.as_str().split_once(':').map_or(refund.refund_id.as_str(), |(_, rest)| rest);
         self.notices.push(CartNotice {
-            key: format!("{}:unmatched", refund.refund_id),
+            key: format!("{own_id}:unmatched"),
             kind: "refund_unmatched",
             order: None,
             amount_minor: Some(amount),
@@ -609,7 +611,7 @@ mod tests {
         assert!(intake.unmatched_refund_as_notice("stripe:re_1", at + time::Duration::hours(25)));
         assert!(intake.refunds.is_empty());
         assert_eq!(intake.notices[0].kind, "refund_unmatched");
-        assert_eq!(intake.notices[0].to_notice("stripe", None).notice_id, "stripe:stripe:re_1:unmatched");
+        assert_eq!(intake.notices[0].to_notice("stripe", None).notice_id, "stripe:re_1:unmatched");
     }
 
     #[test]

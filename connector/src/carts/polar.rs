@@ -41,7 +41,7 @@ impl Cart for Polar {
     }
 
     fn parse(&self, d: &Delivery<'_>, _config: &CartConfig) -> Result<Intake, PayloadError> {
-        parse(d.body)
+        parse(d.body, super::from_unix(d.now)?)
     }
 }
 
@@ -131,7 +131,8 @@ struct Refund {
 }
 
 /// Reads a (verified) Polar event.
-pub fn parse(body: &[u8]) -> Result<Intake, PayloadError> {
+/// `now` dates an event that carries no time of its own.
+pub fn parse(body: &[u8], now: time::OffsetDateTime) -> Result<Intake, PayloadError> {
     let event: Event = serde_json::from_slice(body)?;
     match event.kind.as_str() {
         "order.paid" => order(serde_json::from_value(event.data)?),
@@ -142,7 +143,7 @@ pub fn parse(body: &[u8]) -> Result<Intake, PayloadError> {
             let id = event.data.get("id").and_then(|v| v.as_str()).unwrap_or("event").to_owned();
             let at =
                 event.data.get("modified_at").or(event.data.get("created_at")).and_then(|v| v.as_str()).map(from_rfc3339).transpose()?;
-            Ok(unhandled_money_event(format!("{id}:{other}"), "Polar", other, at.unwrap_or(time::OffsetDateTime::UNIX_EPOCH)))
+            Ok(unhandled_money_event(format!("{id}:{other}"), "Polar", other, at.unwrap_or(now)))
         }
         other => Ok(Intake::ignored(format!("Polar event {other} is not handled"))),
     }
@@ -228,6 +229,10 @@ mod tests {
 
     const SECRET: &str = "polar_whs_3kFq8sZ2mWc7Ty1vRb9Xp0aLe5Nd4Jh6";
 
+    fn now() -> time::OffsetDateTime {
+        crate::carts::from_unix(1_800_000_000).unwrap()
+    }
+
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
     }
@@ -284,7 +289,7 @@ mod tests {
     #[test]
     fn a_paid_order_keeps_its_items_discount_and_tax_and_the_click_from_the_reference_id() {
         let body = fixture("polar_order_paid.json").replace("{{CLICK}}", "AAAAAAAAAAAAAAAAAAAAAA");
-        let order = parse(body.as_bytes()).unwrap().order.unwrap();
+        let order = parse(body.as_bytes(), now()).unwrap().order.unwrap();
         order.validate().unwrap();
         assert_eq!(order.order_id.as_str(), "polar:0a3e9f6c-5b1d-4f2a-8c7e-1d2b3c4a5f60");
         // 100.00 − 10.00 + 7.20 tax = 97.20
@@ -295,18 +300,18 @@ mod tests {
         assert_eq!(order.subscription_id.as_deref(), Some("polar:5e8c3d1a-2b4f-4a6e-9c0d-7f1e2a3b4c5d"));
         assert!(!order.renewal, "subscription_create is the first payment");
         let cycle = body.replace("\"billing_reason\": \"subscription_create\"", "\"billing_reason\": \"subscription_cycle\"");
-        assert!(parse(cycle.as_bytes()).unwrap().order.unwrap().renewal);
+        assert!(parse(cycle.as_bytes(), now()).unwrap().order.unwrap().renewal);
     }
 
     #[test]
     fn a_refunded_order_reports_its_refunded_total_with_tax() {
-        let intake = parse(fixture("polar_order_refunded.json").as_bytes()).unwrap();
+        let intake = parse(fixture("polar_order_refunded.json").as_bytes(), now()).unwrap();
         let refund = &intake.refunds[0];
         // 45.00 refunded + 3.60 of its tax.
         assert_eq!(refund.amount, RefundAmount::Cumulative(4860));
         assert_eq!(refund.refund_id.as_str(), "polar:0a3e9f6c-5b1d-4f2a-8c7e-1d2b3c4a5f60:refunded:4860");
         let untouched = fixture("polar_order_paid.json").replace("order.paid", "order.updated").replace("{{CLICK}}", "");
-        assert!(parse(untouched.as_bytes()).unwrap().ignored.is_some());
+        assert!(parse(untouched.as_bytes(), now()).unwrap().ignored.is_some());
     }
 
     #[test]
@@ -315,14 +320,14 @@ mod tests {
             "id": "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f", "status": "succeeded", "reason": "customer_request",
             "amount": 4500, "tax_amount": 360, "currency": "usd", "order_id": "0a3e9f6c-5b1d-4f2a-8c7e-1d2b3c4a5f60",
             "created_at": "2026-11-26T08:00:00Z", "modified_at": null}});
-        let intake = parse(&serde_json::to_vec(&refund).unwrap()).unwrap();
+        let intake = parse(&serde_json::to_vec(&refund).unwrap(), now()).unwrap();
         assert_eq!(intake.refunds[0].amount, RefundAmount::Single(4860));
         let mut failed = refund.clone();
         failed["type"] = "refund.updated".into();
         failed["data"]["status"] = "failed".into();
-        assert_eq!(parse(&serde_json::to_vec(&failed).unwrap()).unwrap().notices[0].kind, "refund_failed");
+        assert_eq!(parse(&serde_json::to_vec(&failed).unwrap(), now()).unwrap().notices[0].kind, "refund_failed");
         let mut pending = refund;
         pending["data"]["status"] = "pending".into();
-        assert!(parse(&serde_json::to_vec(&pending).unwrap()).unwrap().ignored.is_some());
+        assert!(parse(&serde_json::to_vec(&pending).unwrap(), now()).unwrap().ignored.is_some());
     }
 }
