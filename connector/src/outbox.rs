@@ -107,11 +107,19 @@ impl Outbox {
         Ok(Self { pool })
     }
 
+    /// A transaction that holds the write lock from its start. A deferred one that reads first
+    /// (a refund's payment lookup) and writes after would fail at once with "database is locked"
+    /// whenever the forwarder wrote in between, since SQLite cannot upgrade a stale read; taking
+    /// the lock up front makes it wait (busy timeout) instead.
+    async fn write(&self) -> sqlx::Result<Tx<'static>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// Stores what a delivery means — an order (with the cart ids that may name it later), refunds
     /// and notices of `source` — atomically. Entries already present (a cart's retry) are left as
     /// they are. Returns how many are new.
     pub async fn accept(&self, intake: &Intake, source: &str, now_ms: i64) -> Result<u64, AcceptError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut added = 0;
         if let Some(order) = intake.order.as_deref() {
             added += insert_order(&mut tx, order, now_ms).await?;
@@ -150,7 +158,7 @@ impl Outbox {
 
     /// Stores orders (a backfill), each in its own transaction. Returns how many are new.
     pub async fn accept_order(&self, order: &CanonicalOrder, now_ms: i64) -> sqlx::Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let added = insert_order(&mut tx, order, now_ms).await?;
         tx.commit().await?;
         Ok(added)
@@ -328,6 +336,38 @@ mod tests {
         assert_eq!(outbox.accept(&Intake::notice(notice), "stripe", 0).await.unwrap(), 1);
         let stored: Notice = serde_json::from_str(&outbox.list(None, None).await.unwrap()[0].body).unwrap();
         assert!(stored.order_id.is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn refunds_that_look_their_payment_up_are_stored_while_the_forwarder_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = outbox(&dir).await;
+        outbox.accept(&Intake::order(order("stripe:cs_1"), vec!["stripe:pi_1".into()]), "stripe", 0).await.unwrap();
+        let forwarder = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                for n in 0..400 {
+                    outbox.mark_retry(1, n, "busy").await.unwrap();
+                }
+            })
+        };
+        let mut stores = Vec::new();
+        for n in 0..40 {
+            let outbox = outbox.clone();
+            stores.push(tokio::spawn(async move {
+                let refund = CartRefund::single(
+                    carts::refund_id("stripe", &format!("re_{n}")).unwrap(),
+                    OrderRef::CartRef("stripe:pi_1".into()),
+                    10,
+                    at(),
+                );
+                outbox.accept(&Intake::refund(refund), "stripe", 0).await
+            }));
+        }
+        for store in stores {
+            assert_eq!(store.await.unwrap().unwrap(), 1);
+        }
+        forwarder.await.unwrap();
     }
 
     #[tokio::test]

@@ -56,7 +56,7 @@ impl Cart for Stripe {
     }
 
     fn parse(&self, d: &Delivery<'_>, _config: &CartConfig) -> Result<Intake, PayloadError> {
-        parse(d.body)
+        parse(d.body, from_unix(d.now)?)
     }
 }
 
@@ -72,10 +72,11 @@ pub fn sign(secret: &str, ts: i64, body: &[u8]) -> String {
 
 #[derive(Deserialize)]
 struct Event {
+    #[serde(default)]
     id: String,
     #[serde(rename = "type")]
     kind: String,
-    created: i64,
+    created: Option<i64>,
     data: EventData,
 }
 
@@ -198,10 +199,10 @@ struct Dispute {
     reason: Option<String>,
 }
 
-/// Reads a (verified) Stripe event.
-pub fn parse(body: &[u8]) -> Result<Intake, PayloadError> {
+/// Reads a (verified) Stripe event; `now` dates one that carries no `created`.
+pub fn parse(body: &[u8], now: OffsetDateTime) -> Result<Intake, PayloadError> {
     let event: Event = serde_json::from_slice(body)?;
-    let at = from_unix(event.created)?;
+    let at = event.created.map(from_unix).transpose()?.unwrap_or(now);
     let object = event.data.object;
     match event.kind.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => session(serde_json::from_value(object)?),
@@ -216,7 +217,10 @@ pub fn parse(body: &[u8]) -> Result<Intake, PayloadError> {
         "charge.dispute.updated" | "charge.dispute.funds_withdrawn" | "charge.dispute.funds_reinstated" => {
             Ok(Intake::ignored(format!("{}: a dispute's outcome is applied from charge.dispute.closed", event.kind)))
         }
-        other if concerns_money(other) => Ok(unhandled_money_event(event.id, "Stripe", other, at)),
+        other if concerns_money(other) => {
+            let key = if event.id.is_empty() { other.to_owned() } else { event.id };
+            Ok(unhandled_money_event(key, "Stripe", other, at))
+        }
         other => Ok(Intake::ignored(format!("Stripe event {other} is not handled"))),
     }
 }
@@ -378,6 +382,10 @@ mod tests {
         serde_json::to_vec(&serde_json::json!({"id": "evt_1", "type": kind, "created": 1_766_307_700, "data": {"object": object}})).unwrap()
     }
 
+    fn parse_now(body: &[u8]) -> Result<Intake, PayloadError> {
+        parse(body, from_unix(1_800_000_000).unwrap())
+    }
+
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
     }
@@ -422,7 +430,7 @@ mod tests {
     #[test]
     fn a_completed_checkout_session_becomes_an_order_with_its_click() {
         let body = fixture("stripe_checkout_session_completed.json").replace("{{CLICK}}", "AAAAAAAAAAAAAAAAAAAAAA");
-        let intake = parse(body.as_bytes()).unwrap();
+        let intake = parse_now(body.as_bytes()).unwrap();
         let order = intake.order.unwrap();
         order.validate().unwrap();
         assert_eq!(order.order_id.as_str(), "stripe:cs_test_a1b2c3");
@@ -435,20 +443,20 @@ mod tests {
     #[test]
     fn a_session_with_a_discount_shipping_and_added_tax_keeps_its_shipping_and_tax() {
         let body = fixture("stripe_checkout_session_discount_shipping_tax.json");
-        let order = parse(body.as_bytes()).unwrap().order.unwrap();
+        let order = parse_now(body.as_bytes()).unwrap().order.unwrap();
         order.validate().unwrap();
         // 100.00 − 10.00 + 5.00 shipping + 7.60 tax, no lines (the event has none).
         assert_eq!((order.total_minor, order.discount_minor, order.shipping_minor, order.tax_minor), (10_260, 0, 500, 760));
         assert!(order.items.is_empty());
         let inclusive = body.replace("\"amount_total\": 10260", "\"amount_total\": 9500");
-        let order = parse(inclusive.as_bytes()).unwrap().order.unwrap();
+        let order = parse_now(inclusive.as_bytes()).unwrap().order.unwrap();
         assert_eq!((order.total_minor, order.tax_minor), (9500, 0), "tax inside the prices is not added on top");
     }
 
     #[test]
     fn a_paid_renewal_invoice_becomes_a_renewal_of_its_subscription_and_the_first_invoice_is_left_to_checkout() {
         let fixture = fixture("stripe_invoice_paid.json");
-        let order = parse(fixture.replace("{{REASON}}", "subscription_cycle").as_bytes()).unwrap().order.unwrap();
+        let order = parse_now(fixture.replace("{{REASON}}", "subscription_cycle").as_bytes()).unwrap().order.unwrap();
         order.validate().unwrap();
         assert_eq!(order.order_id.as_str(), "stripe:in_1QrenewLkdIwHu7ixInv0001");
         assert!(order.renewal);
@@ -456,26 +464,26 @@ mod tests {
         assert_eq!((order.total_minor, order.currency.as_str()), (2900, "USD"));
         assert_eq!(order.customer.email.unwrap().as_str(), "member@example.com");
         assert_eq!(crate::carts::from_unix(1_766_307_650).unwrap(), order.occurred_at, "paid_at, not created");
-        let first = parse(fixture.replace("{{REASON}}", "subscription_create").as_bytes()).unwrap();
+        let first = parse_now(fixture.replace("{{REASON}}", "subscription_create").as_bytes()).unwrap();
         assert!(first.order.is_none() && first.ignored.is_some());
         // Older API versions name the subscription on the invoice itself.
         let old =
             fixture.replace("{{REASON}}", "subscription_cycle").replace("\"parent\": {", "\"subscription\": \"sub_old\", \"parent_x\": {");
-        assert_eq!(parse(old.as_bytes()).unwrap().order.unwrap().subscription_id.as_deref(), Some("stripe:sub_old"));
+        assert_eq!(parse_now(old.as_bytes()).unwrap().order.unwrap().subscription_id.as_deref(), Some("stripe:sub_old"));
     }
 
     #[test]
     fn a_refund_names_the_payment_intent_and_unhandled_events_are_ignored() {
-        let intake = parse(fixture("stripe_refund_created.json").as_bytes()).unwrap();
+        let intake = parse_now(fixture("stripe_refund_created.json").as_bytes()).unwrap();
         assert_eq!(intake.refunds[0].order, OrderRef::CartRef("stripe:pi_3MtwBwLkdIwHu7ix28a3tqPa".into()));
         assert_eq!(intake.refunds[0].amount, RefundAmount::Single(3300));
-        let other = parse(br#"{"id":"evt_x","type":"customer.created","created":1,"data":{"object":{}}}"#).unwrap();
+        let other = parse_now(br#"{"id":"evt_x","type":"customer.created","created":1,"data":{"object":{}}}"#).unwrap();
         assert!(other.ignored.is_some() && other.order.is_none() && other.notices.is_empty());
     }
 
     #[test]
     fn a_charge_refunded_without_its_refund_list_is_a_cumulative_refund_of_the_charge() {
-        let intake = parse(fixture("stripe_charge_refunded.json").as_bytes()).unwrap();
+        let intake = parse_now(fixture("stripe_charge_refunded.json").as_bytes()).unwrap();
         assert_eq!(intake.refunds.len(), 1, "the current API version lists no refunds on the charge");
         let refund = &intake.refunds[0];
         assert_eq!(refund.amount, RefundAmount::Cumulative(5000));
@@ -490,7 +498,7 @@ mod tests {
             "\"status\": \"succeeded\"",
             r#""status": "succeeded", "refunds": {"object":"list","data":[{"id":"re_3MtwBwLkdIwHu7ix0Xkmqe4i","amount":3300,"created":1763632790,"status":"succeeded","charge":"ch_3MtwBwLkdIwHu7ix0Qw8RJDb"},{"id":"re_failed","amount":99,"created":1763632790,"status":"failed"}]}"#,
         );
-        let intake = parse(body.as_bytes()).unwrap();
+        let intake = parse_now(body.as_bytes()).unwrap();
         assert_eq!(intake.refunds.len(), 2);
         assert_eq!(intake.refunds[1].refund_id.as_str(), "stripe:re_3MtwBwLkdIwHu7ix0Xkmqe4i");
     }
@@ -498,21 +506,21 @@ mod tests {
     #[test]
     fn a_lost_dispute_is_a_dispute_refund_and_an_opened_or_won_one_is_a_notice() {
         let closed = fixture("stripe_charge_dispute_closed.json");
-        let intake = parse(closed.as_bytes()).unwrap();
+        let intake = parse_now(closed.as_bytes()).unwrap();
         let refund = &intake.refunds[0];
         assert_eq!((refund.kind, refund.amount), (RefundKind::Dispute, RefundAmount::Single(9900)));
         assert_eq!(refund.refund_id.as_str(), "stripe:du_1MtJUT2eZvKYlo2CNaw2HvEv");
         assert_eq!(refund.order, OrderRef::CartRef("stripe:pi_3MtwBwLkdIwHu7ix28a3tqPa".into()));
-        let won = parse(closed.replace("\"status\": \"lost\"", "\"status\": \"won\"").as_bytes()).unwrap();
+        let won = parse_now(closed.replace("\"status\": \"lost\"", "\"status\": \"won\"").as_bytes()).unwrap();
         assert!(won.refunds.is_empty());
         assert_eq!(won.notices[0].kind, "dispute_won");
         let opened = closed
             .replace("charge.dispute.closed", "charge.dispute.created")
             .replace("\"status\": \"lost\"", "\"status\": \"needs_response\"");
-        let opened = parse(opened.as_bytes()).unwrap();
+        let opened = parse_now(opened.as_bytes()).unwrap();
         assert_eq!((opened.notices[0].kind, opened.notices[0].amount_minor), ("dispute_opened", Some(9900)));
         opened.validate("stripe").unwrap();
-        let withdrawn = parse(closed.replace("charge.dispute.closed", "charge.dispute.funds_withdrawn").as_bytes()).unwrap();
+        let withdrawn = parse_now(closed.replace("charge.dispute.closed", "charge.dispute.funds_withdrawn").as_bytes()).unwrap();
         assert!(withdrawn.ignored.is_some(), "the outcome is applied once, from the closed event");
     }
 
@@ -521,14 +529,14 @@ mod tests {
         let fixture = fixture("stripe_invoice_paid.json")
             .replace("{{REASON}}", "subscription_cycle")
             .replace("invoice.paid", "invoice.payment_failed");
-        let failed = parse(fixture.as_bytes()).unwrap();
+        let failed = parse_now(fixture.as_bytes()).unwrap();
         assert_eq!(failed.notices[0].kind, "renewal_failed");
         failed.validate("stripe").unwrap();
         let refund = serde_json::json!({"id":"re_1","amount":500,"created":1_766_307_700,"currency":"usd","payment_intent":"pi_1","status":"failed"});
-        let intake = parse(&event("refund.failed", refund.clone())).unwrap();
+        let intake = parse_now(&event("refund.failed", refund.clone())).unwrap();
         assert_eq!(intake.notices[0].kind, "refund_failed");
-        assert!(parse(&event("refund.created", refund)).unwrap().ignored.is_some(), "a refund that failed at once moved no money");
-        let unknown = parse(&event("charge.refund.deleted_someday", serde_json::json!({}))).unwrap();
+        assert!(parse_now(&event("refund.created", refund)).unwrap().ignored.is_some(), "a refund that failed at once moved no money");
+        let unknown = parse_now(&event("charge.refund.deleted_someday", serde_json::json!({}))).unwrap();
         assert_eq!(unknown.notices[0].kind, "unhandled_money_event");
         assert_eq!(unknown.notices[0].to_notice("stripe", None).notice_id, "stripe:evt_1");
     }
