@@ -7,7 +7,7 @@
 
 use super::signatures::{AuthError, TimestampedHex};
 use super::{
-    click, concerns_money, from_rfc3339, line, new_order, order_id, refund_id, unhandled_money_event, Breakdown, Cart, CartConfig,
+    click, concerns_money, from_rfc3339, line, new_order, order_id, refund_id, unhandled_money_event, values, Breakdown, Cart, CartConfig,
     CartNotice, CartRefund, Delivery, Intake, OrderRef, PayloadError, Setting,
 };
 use reftrack_protocol::Currency;
@@ -78,8 +78,11 @@ struct Transaction {
     currency_code: String,
     #[serde(default)]
     custom_data: Option<HashMap<String, serde_json::Value>>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     origin: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     subscription_id: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     billed_at: Option<String>,
     created_at: String,
     #[serde(default)]
@@ -96,7 +99,9 @@ struct Item {
 #[derive(Deserialize)]
 struct Price {
     id: String,
+    #[serde(default, deserialize_with = "values::opt_text")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     description: Option<String>,
     unit_price: Amount,
 }
@@ -116,8 +121,11 @@ struct Details {
 #[derive(Deserialize)]
 struct Totals {
     total: String,
+    #[serde(default, deserialize_with = "values::opt_text")]
     grand_total: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     discount: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     tax: Option<String>,
 }
 
@@ -137,6 +145,7 @@ struct LineTotals {
 
 #[derive(Deserialize)]
 struct Product {
+    #[serde(default, deserialize_with = "values::opt_text")]
     name: Option<String>,
 }
 
@@ -146,9 +155,11 @@ struct Adjustment {
     action: String,
     status: String,
     transaction_id: String,
+    #[serde(default, deserialize_with = "values::opt_text")]
     currency_code: Option<String>,
     totals: Totals,
     created_at: String,
+    #[serde(default, deserialize_with = "values::opt_text")]
     updated_at: Option<String>,
 }
 

@@ -12,7 +12,7 @@
 
 use super::signatures::{AuthError, TimestampedHex};
 use super::{
-    click, click_in_url, concerns_money, email, from_unix, new_order, order_id, refund_id, unhandled_money_event, Breakdown, Cart,
+    click, click_in_url, concerns_money, email, from_unix, new_order, order_id, refund_id, unhandled_money_event, values, Breakdown, Cart,
     CartConfig, CartNotice, CartRefund, Delivery, Intake, OrderRef, PayloadError, Setting,
 };
 use reftrack_protocol::Currency;
@@ -91,16 +91,23 @@ struct Session {
     created: i64,
     amount_total: Option<i64>,
     amount_subtotal: Option<i64>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     currency: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     client_reference_id: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     customer_email: Option<String>,
     customer_details: Option<CustomerDetails>,
     #[serde(default)]
     metadata: HashMap<String, serde_json::Value>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     payment_intent: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     payment_status: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     success_url: Option<String>,
     /// Set when the session started a subscription; its renewals then earn for the same partner.
+    #[serde(default, deserialize_with = "values::opt_text")]
     subscription: Option<String>,
     total_details: Option<TotalDetails>,
 }
@@ -117,6 +124,7 @@ struct TotalDetails {
 
 #[derive(Deserialize)]
 struct CustomerDetails {
+    #[serde(default, deserialize_with = "values::opt_text")]
     email: Option<String>,
 }
 
@@ -130,13 +138,17 @@ struct Invoice {
     amount_due: i64,
     #[serde(default)]
     attempt_count: i64,
+    #[serde(default, deserialize_with = "values::opt_text")]
     billing_reason: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     customer_email: Option<String>,
     /// Before API version 2025-03-31 the subscription is named here…
+    #[serde(default, deserialize_with = "values::opt_text")]
     subscription: Option<String>,
     /// …since then under `parent.subscription_details`.
     parent: Option<InvoiceParent>,
     status_transitions: Option<StatusTransitions>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     payment_intent: Option<String>,
     #[serde(default)]
     total_taxes: Vec<InvoiceTax>,
@@ -145,6 +157,7 @@ struct Invoice {
 #[derive(Deserialize)]
 struct InvoiceTax {
     amount: i64,
+    #[serde(default, deserialize_with = "values::opt_text")]
     tax_behavior: Option<String>,
 }
 
@@ -155,6 +168,7 @@ struct InvoiceParent {
 
 #[derive(Deserialize)]
 struct SubscriptionDetails {
+    #[serde(default, deserialize_with = "values::opt_text")]
     subscription: Option<String>,
 }
 
@@ -168,15 +182,20 @@ struct StripeRefund {
     id: String,
     amount: i64,
     created: i64,
+    #[serde(default, deserialize_with = "values::opt_text")]
     currency: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     charge: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     payment_intent: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     status: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct Charge {
     id: String,
+    #[serde(default, deserialize_with = "values::opt_text")]
     payment_intent: Option<String>,
     amount_refunded: i64,
     refunds: Option<RefundList>,
@@ -193,9 +212,12 @@ struct Dispute {
     id: String,
     amount: i64,
     currency: String,
+    #[serde(default, deserialize_with = "values::opt_text")]
     charge: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     payment_intent: Option<String>,
     status: String,
+    #[serde(default, deserialize_with = "values::opt_text")]
     reason: Option<String>,
 }
 
@@ -438,6 +460,18 @@ mod tests {
         assert_eq!(order.customer.email.unwrap().as_str(), "buyer@example.com");
         assert_eq!(order.attribution.click_id.unwrap().as_str(), "AAAAAAAAAAAAAAAAAAAAAA");
         assert_eq!(intake.cart_refs, vec!["stripe:pi_3MtwBwLkdIwHu7ix28a3tqPa"]);
+    }
+
+    #[test]
+    fn empty_optional_strings_are_missing_values_not_ids() {
+        let body = fixture("stripe_checkout_session_completed.json")
+            .replace("{{CLICK}}", "")
+            .replace("\"subscription\": null", "\"subscription\": \"\"")
+            .replace("\"payment_intent\": \"pi_3MtwBwLkdIwHu7ix28a3tqPa\"", "\"payment_intent\": \"\"");
+        let intake = parse_now(body.as_bytes()).unwrap();
+        let order = intake.order.unwrap();
+        assert_eq!((order.subscription_id, order.attribution.click_id), (None, None));
+        assert!(intake.cart_refs.is_empty());
     }
 
     #[test]
