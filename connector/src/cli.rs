@@ -1,9 +1,10 @@
-//! `reftrack-connector serve | send | import | outbox list | outbox retry`.
+//! `reftrack-connector serve | send | import | carts | outbox list | outbox retry`.
 
+use crate::carts::CARTS;
 use crate::client::Client;
-use crate::configuration::{BackendArgs, OutboxArgs, ServeArgs};
+use crate::configuration::{BackendArgs, CartSecrets, OutboxArgs, ServeArgs};
 use crate::metrics::Metrics;
-use crate::outbox::Outbox;
+use crate::outbox::{Kind, Outbox};
 use crate::startup::{forwarder, shutdown_signal, Connector};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -43,6 +44,8 @@ enum Command {
         #[command(flatten)]
         backend: BackendArgs,
     },
+    /// List the carts: the URL to paste, the secret variable, and whether it is set here.
+    Carts,
     /// Inspect or retry outbox entries.
     #[command(subcommand)]
     Outbox(OutboxCommand),
@@ -50,10 +53,15 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum OutboxCommand {
-    /// List entries (all, or of one state: pending, done, dead).
+    /// List entries (all, or of one state: pending, done, dead; of one kind: order, refund, notice).
     List {
         #[arg(long)]
         state: Option<String>,
+        #[arg(long, value_parser = ["order", "refund", "notice"])]
+        kind: Option<String>,
+        /// Only notices, each with what happened and why it could not be applied.
+        #[arg(long, conflicts_with = "kind")]
+        notices: bool,
     },
     /// Queue entries again: one by id, or every dead letter.
     Retry {
@@ -135,11 +143,39 @@ impl Cli {
                 Ok(())
             }
             Command::Import { file, backend } => import(&self.outbox.outbox, &file, &backend).await,
+            Command::Carts => {
+                let secrets = CartSecrets::from_env(|k| std::env::var(k).ok())?;
+                let carts: Vec<_> = CARTS
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "cart": c.name(),
+                            "route": format!("/webhooks/{}", c.name()),
+                            "secret": c.secret_env(),
+                            "configured": secrets.get(c.name()).is_some(),
+                            "settings": c.settings().iter().map(|s| serde_json::json!({"name": s.env, "about": s.about})).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&carts)?);
+                Ok(())
+            }
             Command::Outbox(cmd) => {
                 let outbox = Outbox::open(&self.outbox.outbox).await?;
                 match cmd {
-                    OutboxCommand::List { state } => {
-                        println!("{}", serde_json::to_string_pretty(&outbox.list(state.as_deref()).await?)?);
+                    OutboxCommand::List { state, kind, notices } => {
+                        let kind = match (notices, kind.as_deref()) {
+                            (true, _) | (false, Some("notice")) => Some(Kind::Notice),
+                            (false, Some("refund")) => Some(Kind::Refund),
+                            (false, Some("order")) => Some(Kind::Order),
+                            _ => None,
+                        };
+                        let entries = outbox.list(state.as_deref(), kind).await?;
+                        if notices {
+                            println!("{}", serde_json::to_string_pretty(&notice_listing(&entries))?);
+                        } else {
+                            println!("{}", serde_json::to_string_pretty(&entries)?);
+                        }
                     }
                     OutboxCommand::Retry { id, dead } => {
                         if id.is_none() && !dead {
@@ -167,7 +203,7 @@ async fn import(outbox_path: &str, file: &PathBuf, backend: &BackendArgs) -> any
     bar.set_style(indicatif::ProgressStyle::with_template("{msg:10} {bar:40} {pos}/{len} {eta}").expect("template"));
     bar.set_message("queued");
     for order in &orders {
-        outbox.accept(Some(order), &[], &[], crate::now_ms()).await?;
+        outbox.accept_order(order, crate::now_ms()).await?;
         bar.inc(1);
     }
     bar.finish();
@@ -194,4 +230,28 @@ async fn import(outbox_path: &str, file: &PathBuf, backend: &BackendArgs) -> any
     let (_, dead) = outbox.depth().await?;
     println!("{{\"imported\": {}, \"dead\": {dead}}}", orders.len());
     Ok(())
+}
+
+/// Notices as the merchant reads them: what happened, about which order, and the delivery state.
+fn notice_listing(entries: &[crate::outbox::Entry]) -> Vec<serde_json::Value> {
+    entries
+        .iter()
+        .map(|e| {
+            let notice: serde_json::Value = serde_json::from_str(&e.body).unwrap_or(serde_json::Value::Null);
+            serde_json::json!({
+                "id": e.id,
+                "state": e.state,
+                "attempts": e.attempts,
+                "last_error": e.last_error,
+                "source": notice["source"],
+                "kind": notice["kind"],
+                "order_id": notice["order_id"],
+                "amount_minor": notice["amount_minor"],
+                "currency": notice["currency"],
+                "why": notice["message"],
+                "occurred_at": notice["occurred_at"],
+                "notice_id": notice["notice_id"],
+            })
+        })
+        .collect()
 }

@@ -1,7 +1,9 @@
 //! The connector's settings: flags win over environment variables, which win over defaults.
 //! Secrets are never printed (`hide_env_values`, and a redacting `Debug`).
 
+use crate::carts::{CartConfig, CARTS};
 use clap::Args;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -43,48 +45,58 @@ impl fmt::Debug for BackendArgs {
     }
 }
 
-/// The webhook server's settings.
-#[derive(Clone, Args)]
+/// The webhook server's settings. Each cart's secret and settings come from the environment (or
+/// the configuration file), by the names its module declares: see [`CartSecrets`].
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "REFTRACK_CONNECTOR_LISTEN", default_value = "127.0.0.1:8081")]
     pub listen: SocketAddr,
     #[command(flatten)]
     pub backend: BackendArgs,
-    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
-    pub stripe_secret: Option<String>,
-    #[arg(long, env = "SHOPIFY_WEBHOOK_SECRET", hide_env_values = true)]
-    pub shopify_secret: Option<String>,
-    #[arg(long, env = "WOOCOMMERCE_WEBHOOK_SECRET", hide_env_values = true)]
-    pub woocommerce_secret: Option<String>,
-    #[arg(long, env = "PADDLE_WEBHOOK_SECRET", hide_env_values = true)]
-    pub paddle_secret: Option<String>,
-    #[arg(long, env = "GENERIC_WEBHOOK_SECRET", hide_env_values = true)]
-    pub generic_secret: Option<String>,
-    /// Stripe's timestamp tolerance in seconds (Stripe's libraries use 300).
-    #[arg(long, env = "STRIPE_TOLERANCE_SECS", default_value_t = 300)]
-    pub stripe_tolerance_secs: i64,
-    /// Paddle's timestamp tolerance in seconds (Paddle's SDK uses only 5; clocks drift).
-    #[arg(long, env = "PADDLE_TOLERANCE_SECS", default_value_t = 300)]
-    pub paddle_tolerance_secs: i64,
     /// Webinar, form and scheduling tools.
     #[command(flatten)]
     pub tools: crate::tools::ToolArgs,
 }
 
-impl fmt::Debug for ServeArgs {
+/// The secret and settings of every configured cart, read by the names in [`CARTS`]. A cart whose
+/// secret is unset (or empty) is not configured, and its webhooks are refused.
+#[derive(Clone, Default)]
+pub struct CartSecrets {
+    configs: BTreeMap<&'static str, CartConfig>,
+}
+
+impl fmt::Debug for CartSecrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let configured = |s: &Option<String>| s.as_ref().map(|_| "set").unwrap_or("not set");
-        f.debug_struct("ServeArgs")
-            .field("listen", &self.listen)
-            .field("backend", &self.backend)
-            .field("stripe", &configured(&self.stripe_secret))
-            .field("shopify", &configured(&self.shopify_secret))
-            .field("woocommerce", &configured(&self.woocommerce_secret))
-            .field("paddle", &configured(&self.paddle_secret))
-            .field("generic", &configured(&self.generic_secret))
-            .field("tools", &self.tools)
-            .finish()
+        f.debug_set().entries(self.configs.keys()).finish()
+    }
+}
+
+impl CartSecrets {
+    /// Reads every cart's secret and settings with `lookup` (the process environment, or a map in
+    /// tests), checking each configured cart's once.
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let mut configs = BTreeMap::new();
+        for cart in CARTS {
+            let Some(secret) = lookup(cart.secret_env()).filter(|s| !s.trim().is_empty()) else {
+                continue;
+            };
+            let settings = cart.settings().iter().filter_map(|s| lookup(s.env).map(|v| (s.env, v)));
+            let config = CartConfig::new(secret.trim(), settings);
+            cart.check(&config).map_err(|why| anyhow::anyhow!("{}: {why}", cart.name()))?;
+            configs.insert(cart.name(), config);
+        }
+        Ok(Self { configs })
+    }
+
+    /// The configuration of the cart named `name`, if it has a secret.
+    pub fn get(&self, name: &str) -> Option<&CartConfig> {
+        self.configs.get(name)
+    }
+
+    /// Every cart of [`CARTS`] with whether it is configured.
+    pub fn status(&self) -> Vec<(&'static str, bool)> {
+        CARTS.iter().map(|c| (c.name(), self.configs.contains_key(c.name()))).collect()
     }
 }
 
@@ -99,4 +111,41 @@ pub fn load_config_file(args: &[String]) -> anyhow::Result<()> {
         return Ok(());
     };
     dotenvy::from_path(&path).map_err(|e| anyhow::anyhow!("reading the configuration file {path}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn each_cart_is_configured_by_its_own_secret_variable_and_empty_means_unset() {
+        let secrets = CartSecrets::from_env(env(&[
+            ("LEMONSQUEEZY_WEBHOOK_SECRET", "ls"),
+            ("GUMROAD_WEBHOOK_SECRET", "tok"),
+            ("GUMROAD_SELLER_ID", "seller=="),
+            ("PADDLE_WEBHOOK_SECRET", ""),
+        ]))
+        .unwrap();
+        assert_eq!(secrets.get("lemonsqueezy").unwrap().secret(), "ls");
+        assert_eq!(secrets.get("gumroad").unwrap().setting("GUMROAD_SELLER_ID"), Some("seller=="));
+        assert!(secrets.get("paddle").is_none() && secrets.get("stripe").is_none());
+        let status = secrets.status();
+        assert_eq!(status.len(), CARTS.len());
+        assert!(status.contains(&("lemonsqueezy", true)) && status.contains(&("stripe", false)));
+        assert_eq!(format!("{secrets:?}"), r#"{"gumroad", "lemonsqueezy"}"#, "names only, never a secret");
+    }
+
+    #[test]
+    fn a_configured_cart_with_a_bad_setting_stops_the_start_naming_the_variable_not_the_secret() {
+        let err = CartSecrets::from_env(env(&[("STRIPE_WEBHOOK_SECRET", "whsec_x"), ("STRIPE_TOLERANCE_SECS", "soon")])).unwrap_err();
+        assert!(err.to_string().contains("STRIPE_TOLERANCE_SECS") && !err.to_string().contains("whsec_x"), "{err}");
+        let err = CartSecrets::from_env(env(&[("CHARGEBEE_WEBHOOK_SECRET", "just-a-password")])).unwrap_err();
+        assert!(err.to_string().contains("user:password") && !err.to_string().contains("just-a-password"), "{err}");
+    }
 }

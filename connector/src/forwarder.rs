@@ -49,7 +49,8 @@ pub enum Outcome {
     Dead(String),
 }
 
-/// Classifies an HTTP answer. A refund's 404 (its order not delivered yet) is retried.
+/// Classifies an HTTP answer. A refund's 404 (its order not delivered yet) is retried, and so is a
+/// notice's (a server older than this connector has no `/v1/notices` yet: notices wait for it).
 pub fn classify(kind: Kind, status: StatusCode, retry_after: Option<&str>, body: &str) -> Outcome {
     let reason = format!("{} {}", status.as_u16(), body.chars().take(300).collect::<String>());
     if status.is_success() || status == StatusCode::CONFLICT {
@@ -58,7 +59,7 @@ pub fn classify(kind: Kind, status: StatusCode, retry_after: Option<&str>, body:
     let not_before = retry_after.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
     let retryable = status.is_server_error()
         || matches!(status, StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS)
-        || (kind == Kind::Refund && status == StatusCode::NOT_FOUND);
+        || (matches!(kind, Kind::Refund | Kind::Notice) && status == StatusCode::NOT_FOUND);
     if retryable {
         Outcome::Retry { reason, not_before }
     } else {
@@ -200,6 +201,8 @@ mod tests {
         assert!(matches!(classify(Kind::Order, StatusCode::UNAUTHORIZED, None, ""), Outcome::Dead(_)));
         assert!(matches!(classify(Kind::Order, StatusCode::NOT_FOUND, None, ""), Outcome::Dead(_)));
         assert!(matches!(classify(Kind::Refund, StatusCode::NOT_FOUND, None, ""), Outcome::Retry { .. }));
+        assert!(matches!(classify(Kind::Notice, StatusCode::NOT_FOUND, None, ""), Outcome::Retry { .. }));
+        assert!(matches!(classify(Kind::Notice, StatusCode::BAD_REQUEST, None, "invalid_notice"), Outcome::Dead(_)));
     }
 
     #[test]

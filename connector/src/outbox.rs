@@ -1,10 +1,9 @@
-//! The durable outbox (SQLite): orders, refunds and tools' leads are committed here before a cart
-//! or tool gets its 2xx, and leave only when the server has accepted them. All of the connector's
-//! SQL is here.
+//! The durable outbox (SQLite): orders, refunds and notices are committed here before a cart gets
+//! its 2xx, and leave only when the server has accepted them. All of the connector's SQL is here.
 
-use crate::carts::{CartRefund, OrderRef};
+use crate::carts::{Intake, OrderRef};
 use anyhow::Context;
-use reftrack_protocol::{CanonicalOrder, Refund, ServerLead};
+use reftrack_protocol::{CanonicalOrder, OrderId, ServerLead};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
@@ -16,6 +15,7 @@ use std::time::Duration;
 pub enum Kind {
     Order,
     Refund,
+    Notice,
     /// An opt-in from a webinar, form or scheduling tool.
     Lead,
 }
@@ -26,7 +26,27 @@ impl Kind {
         match self {
             Kind::Order => "/v1/orders",
             Kind::Refund => "/v1/refunds",
+            Kind::Notice => "/v1/notices",
             Kind::Lead => "/v1/leads",
+        }
+    }
+
+    /// Its stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Order => "order",
+            Kind::Refund => "refund",
+            Kind::Notice => "notice",
+            Kind::Lead => "lead",
+        }
+    }
+
+    fn from_stored(raw: &str) -> Kind {
+        match raw {
+            "refund" => Kind::Refund,
+            "notice" => Kind::Notice,
+            "lead" => Kind::Lead,
+            _ => Kind::Order,
         }
     }
 }
@@ -50,11 +70,7 @@ fn entry_of(row: &SqliteRow) -> Entry {
     Entry {
         id: row.get("id"),
         msg_id: row.get("msg_id"),
-        kind: match row.get::<String, _>("kind").as_str() {
-            "refund" => Kind::Refund,
-            "lead" => Kind::Lead,
-            _ => Kind::Order,
-        },
+        kind: Kind::from_stored(&row.get::<String, _>("kind")),
         body: row.get("body"),
         state: row.get("state"),
         attempts: row.get("attempts"),
@@ -96,21 +112,23 @@ impl Outbox {
         Ok(Self { pool })
     }
 
-    /// Stores an order (with the cart ids that may name it later) and refunds, atomically.
-    /// Entries already present (a cart's retry) are left as they are. Returns how many are new.
-    pub async fn accept(
-        &self,
-        order: Option<&CanonicalOrder>,
-        cart_refs: &[String],
-        refunds: &[CartRefund],
-        now_ms: i64,
-    ) -> Result<u64, AcceptError> {
-        let mut tx = self.pool.begin().await?;
+    /// A transaction that holds the write lock from its start. A deferred one that reads first
+    /// (a refund's payment lookup) and writes after would fail at once with "database is locked"
+    /// whenever the forwarder wrote in between, since SQLite cannot upgrade a stale read; taking
+    /// the lock up front makes it wait (busy timeout) instead.
+    async fn write(&self) -> sqlx::Result<Tx<'static>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// Stores what a delivery means — an order (with the cart ids that may name it later), refunds
+    /// and notices of `source` — atomically. Entries already present (a cart's retry) are left as
+    /// they are. Returns how many are new.
+    pub async fn accept(&self, intake: &Intake, source: &str, now_ms: i64) -> Result<u64, AcceptError> {
+        let mut tx = self.write().await?;
         let mut added = 0;
-        if let Some(order) = order {
-            let body = serde_json::to_string(order).expect("orders serialise");
-            added += insert(&mut tx, &format!("order:{}", order.order_id), "order", &body, now_ms).await?;
-            for cart_ref in cart_refs {
+        if let Some(order) = intake.order.as_deref() {
+            added += insert_order(&mut tx, order, now_ms).await?;
+            for cart_ref in &intake.cart_refs {
                 sqlx::query("INSERT OR IGNORE INTO cart_refs (cart_ref, order_id) VALUES (?1, ?2)")
                     .bind(cart_ref)
                     .bind(order.order_id.as_str())
@@ -118,22 +136,35 @@ impl Outbox {
                     .await?;
             }
         }
-        for refund in refunds {
+        for refund in &intake.refunds {
             let order_id = match &refund.order {
                 OrderRef::Order(id) => id.clone(),
                 OrderRef::CartRef(cart_ref) => {
-                    let found: Option<String> = sqlx::query_scalar("SELECT order_id FROM cart_refs WHERE cart_ref = ?1")
-                        .bind(cart_ref)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    let found = found.ok_or_else(|| AcceptError::UnknownPayment(refund.refund_id.to_string()))?;
-                    reftrack_protocol::OrderId::parse(&found).map_err(|e| AcceptError::Db(sqlx::Error::Protocol(e.to_string())))?
+                    resolve(&mut tx, cart_ref).await?.ok_or_else(|| AcceptError::UnknownPayment(refund.refund_id.to_string()))?
                 }
             };
-            let body = Refund::single(order_id, refund.refund_id.clone(), refund.amount_minor, refund.occurred_at);
-            let body = serde_json::to_string(&body).expect("refunds serialise");
-            added += insert(&mut tx, &format!("refund:{}", refund.refund_id), "refund", &body, now_ms).await?;
+            let body = serde_json::to_string(&refund.to_refund(order_id)).expect("refunds serialise");
+            added += insert(&mut tx, &format!("refund:{}", refund.refund_id), Kind::Refund, &body, now_ms).await?;
         }
+        for notice in &intake.notices {
+            // A notice is shown whether or not its order is known here.
+            let order_id = match &notice.order {
+                Some(OrderRef::Order(id)) => Some(id.clone()),
+                Some(OrderRef::CartRef(cart_ref)) => resolve(&mut tx, cart_ref).await?,
+                None => None,
+            };
+            let notice = notice.to_notice(source, order_id);
+            let body = serde_json::to_string(&notice).expect("notices serialise");
+            added += insert(&mut tx, &format!("notice:{}", notice.notice_id), Kind::Notice, &body, now_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Stores orders (a backfill), each in its own transaction. Returns how many are new.
+    pub async fn accept_order(&self, order: &CanonicalOrder, now_ms: i64) -> sqlx::Result<u64> {
+        let mut tx = self.write().await?;
+        let added = insert_order(&mut tx, order, now_ms).await?;
         tx.commit().await?;
         Ok(added)
     }
@@ -142,7 +173,7 @@ impl Outbox {
     /// a tool's redelivery is the same entry (a lead without a key is keyed by its email). Returns
     /// how many are new.
     pub async fn accept_leads(&self, leads: &[ServerLead], now_ms: i64) -> sqlx::Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut added = 0;
         for lead in leads {
             let msg_id = match &lead.lead_id {
@@ -150,7 +181,7 @@ impl Outbox {
                 None => format!("lead:email:{}", lead.email),
             };
             let body = serde_json::to_string(lead).expect("leads serialise");
-            added += insert(&mut tx, &msg_id, "lead", &body, now_ms).await?;
+            added += insert(&mut tx, &msg_id, Kind::Lead, &body, now_ms).await?;
         }
         tx.commit().await?;
         Ok(added)
@@ -204,10 +235,13 @@ impl Outbox {
         Ok(())
     }
 
-    /// Entries in `state` (all when `None`), newest first.
-    pub async fn list(&self, state: Option<&str>) -> sqlx::Result<Vec<Entry>> {
-        let rows =
-            sqlx::query("SELECT * FROM outbox WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC").bind(state).fetch_all(&self.pool).await?;
+    /// Entries in `state` and of `kind` (all when `None`), newest first.
+    pub async fn list(&self, state: Option<&str>, kind: Option<Kind>) -> sqlx::Result<Vec<Entry>> {
+        let rows = sqlx::query("SELECT * FROM outbox WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR kind = ?2) ORDER BY id DESC")
+            .bind(state)
+            .bind(kind.map(Kind::as_str))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(entry_of).collect())
     }
 
@@ -230,14 +264,154 @@ impl Outbox {
     }
 }
 
-async fn insert(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, msg_id: &str, kind: &str, body: &str, now_ms: i64) -> sqlx::Result<u64> {
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+
+/// The order a cart's own payment id names, if that order has been received.
+async fn resolve(tx: &mut Tx<'_>, cart_ref: &str) -> Result<Option<OrderId>, AcceptError> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT order_id FROM cart_refs WHERE cart_ref = ?1").bind(cart_ref).fetch_optional(&mut **tx).await?;
+    found.map(|id| OrderId::parse(&id).map_err(|e| AcceptError::Db(sqlx::Error::Protocol(e.to_string())))).transpose()
+}
+
+async fn insert_order(tx: &mut Tx<'_>, order: &CanonicalOrder, now_ms: i64) -> sqlx::Result<u64> {
+    let body = serde_json::to_string(order).expect("orders serialise");
+    insert(tx, &format!("order:{}", order.order_id), Kind::Order, &body, now_ms).await
+}
+
+async fn insert(tx: &mut Tx<'_>, msg_id: &str, kind: Kind, body: &str, now_ms: i64) -> sqlx::Result<u64> {
     let done =
         sqlx::query("INSERT OR IGNORE INTO outbox (msg_id, kind, body, next_attempt_at_ms, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)")
             .bind(msg_id)
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(body)
             .bind(now_ms)
             .execute(&mut **tx)
             .await?;
     Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::carts::{self, CartNotice, CartRefund};
+    use reftrack_protocol::{Attribution, Currency, Customer, Notice, Refund};
+
+    fn at() -> time::OffsetDateTime {
+        carts::from_unix(1_800_000_000).unwrap()
+    }
+
+    fn order(id: &str) -> CanonicalOrder {
+        CanonicalOrder {
+            order_id: OrderId::parse(id).unwrap(),
+            occurred_at: at(),
+            currency: Currency::parse("USD").unwrap(),
+            items: vec![],
+            total_minor: 9900,
+            discount_minor: 0,
+            shipping_minor: 0,
+            tax_minor: 0,
+            customer: Customer::default(),
+            attribution: Attribution::default(),
+            source: "stripe".into(),
+            renewal: false,
+            subscription_id: None,
+        }
+    }
+
+    async fn outbox(dir: &tempfile::TempDir) -> Outbox {
+        Outbox::open(dir.path().join("outbox.db").to_str().unwrap()).await.unwrap()
+    }
+
+    fn refund_of(payment: &str) -> CartRefund {
+        CartRefund::single(carts::refund_id("stripe", "re_1").unwrap(), OrderRef::CartRef(payment.into()), 3300, at())
+    }
+
+    #[tokio::test]
+    async fn an_order_its_refund_and_a_notice_are_committed_together_and_a_retry_adds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = outbox(&dir).await;
+        let notice =
+            CartNotice::new("du_1:dispute_opened", "dispute_opened", "disputed", at()).about(OrderRef::CartRef("stripe:pi_1".into()));
+        let intake =
+            Intake::order(order("stripe:cs_1"), vec!["stripe:pi_1".into()]).with_refunds([refund_of("stripe:pi_1")]).with_notice(notice);
+        assert_eq!(outbox.accept(&intake, "stripe", 0).await.unwrap(), 3);
+        assert_eq!(outbox.accept(&intake, "stripe", 1).await.unwrap(), 0, "a cart's retry");
+        let notices = outbox.list(None, Some(Kind::Notice)).await.unwrap();
+        let stored: Notice = serde_json::from_str(&notices[0].body).unwrap();
+        assert_eq!((stored.notice_id.as_str(), stored.source.as_str()), ("stripe:du_1:dispute_opened", "stripe"));
+        assert_eq!(stored.order_id.unwrap().as_str(), "stripe:cs_1", "the payment was resolved to its order");
+        assert_eq!(notices[0].msg_id, "notice:stripe:du_1:dispute_opened");
+        let refunds = outbox.list(None, Some(Kind::Refund)).await.unwrap();
+        let refund: Refund = serde_json::from_str(&refunds[0].body).unwrap();
+        assert_eq!((refund.order_id.as_str(), refund.amount_minor), ("stripe:cs_1", Some(3300)));
+        assert_eq!(outbox.list(Some("pending"), None).await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_refund_of_an_unseen_payment_stores_nothing_and_a_notice_of_one_is_kept_without_its_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = outbox(&dir).await;
+        let notice =
+            CartNotice::new("du_2:dispute_opened", "dispute_opened", "disputed", at()).about(OrderRef::CartRef("stripe:pi_9".into()));
+        let both = Intake::refund(refund_of("stripe:pi_9")).with_notice(notice.clone());
+        assert!(matches!(outbox.accept(&both, "stripe", 0).await, Err(AcceptError::UnknownPayment(r)) if r == "stripe:re_1"));
+        assert!(outbox.list(None, None).await.unwrap().is_empty(), "all or nothing");
+        assert_eq!(outbox.accept(&Intake::notice(notice), "stripe", 0).await.unwrap(), 1);
+        let stored: Notice = serde_json::from_str(&outbox.list(None, None).await.unwrap()[0].body).unwrap();
+        assert!(stored.order_id.is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn refunds_that_look_their_payment_up_are_stored_while_the_forwarder_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = outbox(&dir).await;
+        outbox.accept(&Intake::order(order("stripe:cs_1"), vec!["stripe:pi_1".into()]), "stripe", 0).await.unwrap();
+        let forwarder = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                for n in 0..400 {
+                    outbox.mark_retry(1, n, "busy").await.unwrap();
+                }
+            })
+        };
+        let mut stores = Vec::new();
+        for n in 0..40 {
+            let outbox = outbox.clone();
+            stores.push(tokio::spawn(async move {
+                let refund = CartRefund::single(
+                    carts::refund_id("stripe", &format!("re_{n}")).unwrap(),
+                    OrderRef::CartRef("stripe:pi_1".into()),
+                    10,
+                    at(),
+                );
+                outbox.accept(&Intake::refund(refund), "stripe", 0).await
+            }));
+        }
+        for store in stores {
+            assert_eq!(store.await.unwrap().unwrap(), 1);
+        }
+        forwarder.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn entries_written_before_notices_existed_survive_the_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.db");
+        let first = dir.path().join("first-migration");
+        std::fs::create_dir(&first).unwrap();
+        std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/0001_outbox.sql"), first.join("0001_outbox.sql")).unwrap();
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display())).unwrap().create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        sqlx::migrate::Migrator::new(first.as_path()).await.unwrap().run(&pool).await.unwrap();
+        sqlx::query("INSERT INTO outbox (msg_id, kind, body, state, next_attempt_at_ms, created_at_ms) VALUES ('order:o1', 'order', '{}', 'dead', 5, 5)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let outbox = Outbox::open(path.to_str().unwrap()).await.unwrap();
+        let kept = outbox.list(None, None).await.unwrap();
+        assert_eq!((kept[0].msg_id.as_str(), kept[0].state.as_str()), ("order:o1", "dead"));
+        let notice = CartNotice::new("x", "renewal_failed", "failed", at());
+        assert_eq!(outbox.accept(&Intake::notice(notice), "paddle", 0).await.unwrap(), 1);
+    }
 }

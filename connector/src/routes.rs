@@ -1,9 +1,10 @@
-//! `POST /webhooks/{cart}` (and `/webhooks/{tool}`, handed to [`crate::tools::receive`]),
-//! `GET /healthz`, `GET /metrics`. A webhook is answered 2xx only once what it carries is
-//! committed to the outbox; a bad signature is a 401 and stores nothing.
+//! `POST /webhooks/{name}` for carts and for tools (handed to [`crate::tools::receive`]), `HEAD`
+//! (which carts use to check the URL), `GET /healthz`,
+//! `GET /metrics`. A webhook is answered 2xx only once what it carries is committed to the outbox;
+//! a delivery that fails its cart's authentication is a 401 and stores nothing.
 
-use crate::carts::signatures::SignatureError;
-use crate::carts::{generic, paddle, shopify, stripe, woocommerce, Cart, Intake, PayloadError};
+use crate::carts::{self, Cart, Delivery, Intake, PayloadError};
+use crate::configuration::CartSecrets;
 use crate::metrics::Metrics;
 use crate::outbox::{AcceptError, Outbox};
 use axum::body::Bytes;
@@ -12,9 +13,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use reftrack_protocol::signature::{Verifier, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use serde_json::json;
-use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -27,11 +26,8 @@ pub struct AppState {
     pub outbox: Outbox,
     pub metrics: Arc<Metrics>,
     pub wake: Arc<Notify>,
-    /// Each configured cart's secret (carts without one are refused).
-    pub secrets: Arc<HashMap<Cart, String>>,
-    pub generic: Option<Verifier>,
-    pub stripe_tolerance: i64,
-    pub paddle_tolerance: i64,
+    /// Each configured cart's secret and settings (carts without one are refused).
+    pub carts: Arc<CartSecrets>,
     /// Webinar, form and scheduling tools' secrets and settings.
     pub tools: Arc<crate::tools::Settings>,
 }
@@ -40,7 +36,16 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
     (status, Json(json!({ "error": code, "message": message.into() }))).into_response()
 }
 
-/// Receives one cart webhook.
+fn unknown(name: &str) -> Response {
+    let names: Vec<&str> = carts::CARTS.iter().map(|c| c.name()).chain(crate::tools::TOOLS.iter().map(|t| t.name)).collect();
+    error(
+        StatusCode::NOT_FOUND,
+        "unknown_cart",
+        format!("nothing is called {name:?} here: use /webhooks/ followed by one of {}", names.join(", ")),
+    )
+}
+
+/// Receives one webhook delivery.
 pub async fn receive(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -48,98 +53,111 @@ pub async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    if let Some(cart) = carts::find(&name) {
+        return receive_cart(&state, cart, &headers, query.as_deref().unwrap_or_default(), body).await;
+    }
     // Webinar, form and scheduling tools bring opt-ins, not orders: they have their own intake.
     if let Some(tool) = crate::tools::find(&name) {
         return crate::tools::receive::receive(&state, tool, query.as_deref(), &headers, body).await;
     }
-    let Some(cart) = Cart::from_route(&name) else {
-        return error(StatusCode::NOT_FOUND, "unknown_cart", "use /webhooks/stripe, shopify, woocommerce, paddle or generic");
-    };
+    unknown(&name)
+}
+
+/// `HEAD /webhooks/{name}`: carts that check a URL before saving it (ThriveCart) get a 200.
+pub async fn probe(Path(name): Path<String>) -> StatusCode {
+    if carts::find(&name).is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}
+
+async fn receive_cart(
+    state: &AppState,
+    cart: &dyn Cart,
+    headers: &HeaderMap,
+    query: &str,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let name = cart.name();
     let body = match body {
         Ok(b) => b,
         Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            state.metrics.reject(cart.name(), "payload_too_large");
+            state.metrics.reject(name, "payload_too_large");
             return error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body is larger than {MAX_BODY} bytes"));
         }
         Err(r) => return error(StatusCode::BAD_REQUEST, "unreadable_body", r.body_text()),
     };
-    // WooCommerce's creation ping is unsigned and carries nothing: answer 200, store nothing.
-    if cart == Cart::WooCommerce && woocommerce::is_ping(&body) {
+    let delivery = Delivery { headers, query, body: &body, now: time::OffsetDateTime::now_utc().unix_timestamp() };
+    // A URL check (WooCommerce's creation ping, ThriveCart's test post) carries nothing to store.
+    if cart.is_probe(&delivery) {
         return (StatusCode::OK, Json(json!({ "status": "ping" }))).into_response();
     }
-    let Some(secret) = state.secrets.get(&cart) else {
-        state.metrics.reject(cart.name(), "cart_not_configured");
+    let Some(config) = state.carts.get(name) else {
+        state.metrics.reject(name, "cart_not_configured");
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "cart_not_configured",
-            format!("{} is not set: webhooks of this cart are refused, never accepted unsigned", cart.secret_env()),
+            format!("{} is not set: webhooks of this cart are refused, never accepted unauthenticated", cart.secret_env()),
         );
     };
-    if let Err(e) = verify(&state, cart, secret, &headers, &body) {
-        state.metrics.reject(cart.name(), e.code());
+    if let Err(e) = cart.authenticate(&delivery, config) {
+        state.metrics.reject(name, e.code());
         return error(StatusCode::UNAUTHORIZED, e.code(), e.to_string());
     }
-    let topic = |h: &str| headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let parsed: Result<Intake, PayloadError> = match cart {
-        Cart::Stripe => stripe::parse(&body),
-        Cart::Shopify => shopify::parse(&topic(shopify::TOPIC), &body),
-        Cart::WooCommerce => woocommerce::parse(&topic(woocommerce::TOPIC), &body),
-        Cart::Paddle => paddle::parse(&body),
-        Cart::Generic => generic::parse(&body),
-    };
-    let intake = match parsed {
+    let intake = match cart.parse(&delivery, config).and_then(|i| i.validate(name).map(|()| i)) {
         Ok(i) => i,
         Err(e) => {
-            state.metrics.reject(cart.name(), "invalid_payload");
-            return error(StatusCode::BAD_REQUEST, "invalid_payload", e.to_string());
+            state.metrics.reject(name, "invalid_payload");
+            let message = match e {
+                PayloadError::Json(e) => format!("malformed payload: {e}"),
+                PayloadError::Invalid(why) => why,
+            };
+            return error(StatusCode::BAD_REQUEST, "invalid_payload", message);
         }
     };
-    if let Some(why) = &intake.ignored {
-        Metrics::bump(&state.metrics.ignored);
-        tracing::info!(cart = cart.name(), reason = %why, "webhook acknowledged, nothing to forward");
-        return (StatusCode::OK, Json(json!({ "status": "ignored", "reason": why }))).into_response();
-    }
-    match state.outbox.accept(intake.order.as_deref(), &intake.cart_refs, &intake.refunds, crate::now_ms()).await {
-        Ok(added) => {
-            state.metrics.accepted.fetch_add(added, std::sync::atomic::Ordering::Relaxed);
-            state.wake.notify_one();
-            (StatusCode::OK, Json(json!({ "status": "accepted", "new": added }))).into_response()
-        }
-        Err(AcceptError::UnknownPayment(refund)) => {
-            // Events can arrive out of order: the cart retries, and by then the order is here.
-            let mut r = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "order_not_seen_yet",
-                format!("refund {refund}: its order has not arrived yet; retry later"),
-            );
-            r.headers_mut().insert(header::RETRY_AFTER, "60".parse().expect("static"));
-            r
-        }
-        Err(AcceptError::Db(e)) => {
-            tracing::error!(error = %e, "writing to the outbox failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the webhook could not be stored; retry")
-        }
-    }
+    store(state, name, intake).await
 }
 
-fn verify(state: &AppState, cart: Cart, secret: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), SignatureError> {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    match cart {
-        Cart::Stripe => stripe::verify(headers, body, secret, now, state.stripe_tolerance),
-        Cart::Shopify => shopify::verify(headers, body, secret),
-        Cart::WooCommerce => woocommerce::verify(headers, body, secret),
-        Cart::Paddle => paddle::verify(headers, body, secret, now, state.paddle_tolerance),
-        Cart::Generic => {
-            let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-            let verifier = state.generic.as_ref().ok_or(SignatureError::Mismatch)?;
-            verifier.verify_at(get(HEADER_ID), get(HEADER_TIMESTAMP), get(HEADER_SIGNATURE), body, now).map_err(|e| match e {
-                reftrack_protocol::signature::VerifyError::MissingHeader(h) => SignatureError::Missing(h),
-                reftrack_protocol::signature::VerifyError::TooOld(t) | reftrack_protocol::signature::VerifyError::TooNew(t) => {
-                    SignatureError::Stale(t)
+/// Commits what a delivery means and answers: 200 once it is in the outbox, 200 "ignored" when it
+/// carries nothing we track, 503 with `Retry-After` when a refund's payment has not arrived yet.
+pub async fn store(state: &AppState, source: &str, mut intake: Intake) -> Response {
+    let nothing = intake.order.is_none() && intake.refunds.is_empty() && intake.notices.is_empty();
+    if nothing {
+        let why = intake.ignored.unwrap_or_else(|| "nothing to forward".into());
+        Metrics::bump(&state.metrics.ignored);
+        tracing::info!(cart = source, reason = %why, "webhook acknowledged, nothing to forward");
+        return (StatusCode::OK, Json(json!({ "status": "ignored", "reason": why }))).into_response();
+    }
+    loop {
+        match state.outbox.accept(&intake, source, crate::now_ms()).await {
+            Ok(added) => {
+                state.metrics.accepted.fetch_add(added, std::sync::atomic::Ordering::Relaxed);
+                for notice in &intake.notices {
+                    state.metrics.notice(source, notice.kind);
+                    tracing::warn!(cart = source, kind = notice.kind, key = %notice.key, "money event forwarded as a notice");
                 }
-                reftrack_protocol::signature::VerifyError::NoMatch => SignatureError::Mismatch,
-                _ => SignatureError::Malformed(HEADER_SIGNATURE),
-            })
+                state.wake.notify_one();
+                return (StatusCode::OK, Json(json!({ "status": "accepted", "new": added }))).into_response();
+            }
+            Err(AcceptError::UnknownPayment(refund)) => {
+                // Events arrive out of order: the cart retries, and by then the order is here. A
+                // refund still unmatched long after it happened becomes a notice instead.
+                if intake.unmatched_refund_as_notice(&refund, time::OffsetDateTime::now_utc()) {
+                    continue;
+                }
+                let mut r = error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "order_not_seen_yet",
+                    format!("refund {refund}: its order has not arrived yet; retry later"),
+                );
+                r.headers_mut().insert(header::RETRY_AFTER, "60".parse().expect("static"));
+                return r;
+            }
+            Err(AcceptError::Db(e)) => {
+                tracing::error!(error = %e, "writing to the outbox failed");
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the webhook could not be stored; retry");
+            }
         }
     }
 }
@@ -155,5 +173,6 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 /// Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let (pending, dead) = state.outbox.depth().await.unwrap_or((-1, -1));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(pending, dead)).into_response()
+    let text = state.metrics.render(pending, dead, &state.carts.status());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

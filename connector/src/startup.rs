@@ -1,7 +1,6 @@
 //! Builds the connector: the outbox, the webhook routes and the forwarder, run side by side.
 
-use crate::carts::Cart;
-use crate::configuration::{BackendArgs, ServeArgs};
+use crate::configuration::{BackendArgs, CartSecrets, ServeArgs};
 use crate::forwarder::{Backoff, Forwarder};
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
@@ -10,8 +9,7 @@ use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use reftrack_protocol::signature::{Secret, Verifier};
-use std::collections::HashMap;
+use reftrack_protocol::signature::Secret;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +19,7 @@ use tokio::sync::Notify;
 /// The router.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/webhooks/{cart}", post(routes::receive).get(crate::tools::receive::check_url))
+        .route("/webhooks/{cart}", post(routes::receive).head(routes::probe).get(crate::tools::receive::check_url))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -55,39 +53,23 @@ pub struct Connector {
 }
 
 impl Connector {
-    /// Opens the outbox, checks the secrets and binds the listener.
+    /// Opens the outbox, reads and checks each cart's secret from the environment and binds the
+    /// listener.
     pub async fn build(args: &ServeArgs, outbox_path: &str) -> anyhow::Result<Self> {
+        let carts = CartSecrets::from_env(|k| std::env::var(k).ok())?;
+        Self::build_with(args, outbox_path, carts).await
+    }
+
+    /// Like [`Connector::build`], with the carts' secrets given.
+    pub async fn build_with(args: &ServeArgs, outbox_path: &str, carts: CartSecrets) -> anyhow::Result<Self> {
         let outbox = Outbox::open(outbox_path).await?;
         let metrics = Arc::new(Metrics::default());
         let wake = Arc::new(Notify::new());
         let forwarder = forwarder(outbox.clone(), &args.backend, metrics.clone(), wake.clone())?;
-        let mut secrets = HashMap::new();
-        for (cart, secret) in [
-            (Cart::Stripe, &args.stripe_secret),
-            (Cart::Shopify, &args.shopify_secret),
-            (Cart::WooCommerce, &args.woocommerce_secret),
-            (Cart::Paddle, &args.paddle_secret),
-            (Cart::Generic, &args.generic_secret),
-        ] {
-            if let Some(s) = secret.as_ref().filter(|s| !s.is_empty()) {
-                secrets.insert(cart, s.clone());
-            }
-        }
-        let generic = match secrets.get(&Cart::Generic) {
-            Some(s) => Some(Verifier::new(vec![Secret::parse(s).context("GENERIC_WEBHOOK_SECRET must be a whsec_… secret")?])),
-            None => None,
-        };
+        tracing::info!(configured = ?carts, "carts");
         let listener = TcpListener::bind(args.listen).await?;
-        let state = AppState {
-            outbox,
-            metrics,
-            wake,
-            secrets: Arc::new(secrets),
-            generic,
-            stripe_tolerance: args.stripe_tolerance_secs,
-            paddle_tolerance: args.paddle_tolerance_secs,
-            tools: Arc::new(crate::tools::Settings::from_args(&args.tools)),
-        };
+        let tools = Arc::new(crate::tools::Settings::from_args(&args.tools));
+        let state = AppState { outbox, metrics, wake, carts: Arc::new(carts), tools };
         Ok(Self { listener, state, forwarder })
     }
 

@@ -38,11 +38,11 @@ async fn an_outbox_from_before_leads_keeps_its_entries_when_upgraded() {
         pool.close().await;
     }
     let outbox = Outbox::open(path.to_str().unwrap()).await.unwrap();
-    let entries = outbox.list(None).await.unwrap();
+    let entries = outbox.list(None, None).await.unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!((entries[0].msg_id.as_str(), entries[0].kind, entries[0].state.as_str()), ("order:shop:1", Kind::Order, "pending"));
     assert_eq!(outbox.accept_leads(&[lead("zoom:r1")], 10).await.unwrap(), 1);
-    assert_eq!(outbox.list(None).await.unwrap().len(), 2);
+    assert_eq!(outbox.list(None, None).await.unwrap().len(), 2);
 }
 
 #[tokio::test]

@@ -274,7 +274,6 @@ async fn an_unconfigured_tool_is_refused_and_unusable_payloads_are_told_apart() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs email join from main: the server on this branch records a lead without click or partner unattributed"]
 async fn a_webinarjam_registration_without_a_click_is_credited_to_the_partner_of_the_browser_opt_in_with_its_email() {
     let p = pipeline(&[]).await;
     // The snippet on the registration page saw the opt-in with the visitor's click.

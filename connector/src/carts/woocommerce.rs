@@ -1,22 +1,48 @@
 //! WooCommerce: `X-WC-Webhook-Signature`, base64 HMAC-SHA256 of the raw body keyed with the
 //! webhook's secret. Creating a webhook sends an unsigned form-encoded ping (`webhook_id=N`) that
-//! must get a 200 and store nothing. Order updates list the order's refunds.
+//! must get a 200 and store nothing. Orders carry their lines before discounts (`subtotal`),
+//! `discount_total`, `shipping_total`, `total_tax` and fees; order updates list the order's
+//! refunds, each exact and under its own id.
 
-use super::signatures::{verify_base64, SignatureError};
-use super::{from_rfc3339, order_id, refund_id, Cart, CartRefund, Intake, OrderRef, PayloadError};
-use axum::http::HeaderMap;
-use reftrack_protocol::{Attribution, CanonicalOrder, ClickId, Currency, Customer, Email, LineItem};
+use super::signatures::{verify_base64, AuthError};
+use super::{
+    click, email, from_rfc3339, line, new_order, order_id, refund_id, values, Breakdown, Cart, CartConfig, CartRefund, Delivery, Intake,
+    OrderRef, PayloadError,
+};
+use reftrack_protocol::Currency;
 use serde::Deserialize;
 
+/// The route and order-id prefix.
+pub const NAME: &str = "woocommerce";
 /// The signature header.
 pub const HEADER: &str = "x-wc-webhook-signature";
 /// The topic header (`order.created`).
 pub const TOPIC: &str = "x-wc-webhook-topic";
 
-/// Verifies `X-WC-Webhook-Signature`.
-pub fn verify(headers: &HeaderMap, body: &[u8], secret: &str) -> Result<(), SignatureError> {
-    let signature = headers.get(HEADER).and_then(|v| v.to_str().ok()).ok_or(SignatureError::Missing(HEADER))?;
-    verify_base64(secret.as_bytes(), &[body], signature, HEADER)
+/// WooCommerce.
+pub struct WooCommerce;
+
+impl Cart for WooCommerce {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn secret_env(&self) -> &'static str {
+        "WOOCOMMERCE_WEBHOOK_SECRET"
+    }
+
+    fn is_probe(&self, d: &Delivery<'_>) -> bool {
+        is_ping(d.body)
+    }
+
+    fn authenticate(&self, d: &Delivery<'_>, config: &CartConfig) -> Result<(), AuthError> {
+        let signature = d.header(HEADER).ok_or(AuthError::Missing(HEADER))?;
+        verify_base64(config.secret().as_bytes(), &[d.body], signature, HEADER)
+    }
+
+    fn parse(&self, d: &Delivery<'_>, _config: &CartConfig) -> Result<Intake, PayloadError> {
+        parse(d.header(TOPIC).unwrap_or_default(), d.body)
+    }
 }
 
 /// True for the webhook-creation ping: a form body holding only `webhook_id`.
@@ -32,18 +58,28 @@ struct Order {
     currency: String,
     date_created_gmt: String,
     total: String,
+    #[serde(default, deserialize_with = "values::opt_text")]
+    discount_total: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
+    shipping_total: Option<String>,
+    #[serde(default, deserialize_with = "values::opt_text")]
+    total_tax: Option<String>,
     billing: Option<Billing>,
     #[serde(default)]
     meta_data: Vec<Meta>,
     #[serde(default)]
     line_items: Vec<WooLine>,
     #[serde(default)]
+    fee_lines: Vec<FeeLine>,
+    #[serde(default)]
     refunds: Vec<WooRefund>,
+    #[serde(default, deserialize_with = "values::opt_text")]
     date_modified_gmt: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct Billing {
+    #[serde(default, deserialize_with = "values::opt_text")]
     email: Option<String>,
 }
 
@@ -57,9 +93,19 @@ struct Meta {
 struct WooLine {
     name: String,
     product_id: Option<u64>,
+    variation_id: Option<u64>,
     quantity: i64,
-    total: String,
+    /// Before the order's discounts, without tax.
+    subtotal: String,
+    #[serde(default, deserialize_with = "values::opt_text")]
     sku: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct FeeLine {
+    id: u64,
+    name: String,
+    total: String,
 }
 
 #[derive(Deserialize)]
@@ -91,60 +137,61 @@ fn order(o: Order) -> Result<Intake, PayloadError> {
         return Ok(Intake::ignored(format!("order status {:?} is not a sale", o.status)));
     }
     let currency = Currency::parse(&o.currency)?;
-    let id = order_id(Cart::WooCommerce, &o.id.to_string())?;
-    let click = o.meta_data.iter().find(|m| m.key == "rt_click").and_then(|m| m.value.as_str()).and_then(|c| ClickId::parse(c).ok());
-    let items = o
-        .line_items
-        .into_iter()
-        .map(|l| {
-            // The line total is exact; a unit price that does not divide it stays one line of one.
-            let total = currency.parse_major(&l.total)?;
-            let (quantity, unit) = if l.quantity > 0 && total % l.quantity == 0 { (l.quantity, total / l.quantity) } else { (1, total) };
-            Ok(LineItem {
-                sku: l.sku.filter(|s| !s.is_empty()).unwrap_or_else(|| format!("product:{}", l.product_id.unwrap_or(0))),
-                name: l.name,
-                quantity,
-                unit_price_minor: unit,
-            })
-        })
-        .collect::<Result<Vec<_>, PayloadError>>()?;
-    let refunded_at = o.date_modified_gmt.as_deref().map(gmt).transpose()?;
+    let id = order_id(NAME, &o.id.to_string())?;
     let occurred_at = gmt(&o.date_created_gmt)?;
+    let refunded_at = o.date_modified_gmt.as_deref().map(gmt).transpose()?.unwrap_or(occurred_at);
     let refunds = o
         .refunds
         .iter()
         .map(|r| {
-            Ok(CartRefund {
-                refund_id: refund_id(Cart::WooCommerce, &r.id.to_string())?,
-                order: OrderRef::Order(id.clone()),
-                amount_minor: -currency.parse_major(&r.total)?,
-                occurred_at: refunded_at.unwrap_or(occurred_at),
-            })
+            let amount = currency.parse_major(&r.total)?.checked_neg().ok_or_else(|| super::invalid("refund total overflows"))?;
+            Ok(CartRefund::single(refund_id(NAME, &r.id.to_string())?, OrderRef::Order(id.clone()), amount, refunded_at))
         })
         .collect::<Result<Vec<_>, PayloadError>>()?;
-    let order = CanonicalOrder {
-        order_id: id,
-        occurred_at,
-        currency,
-        total_minor: currency.parse_major(&o.total)?,
-        discount_minor: 0,
-        shipping_minor: 0,
-        tax_minor: 0,
-        items,
-        customer: Customer { email: o.billing.and_then(|b| b.email).and_then(|e| Email::parse(&e).ok()) },
-        attribution: Attribution { click_id: click, partner: None, sub_id: None },
-        source: "woocommerce".into(),
-        renewal: false,
-        subscription_id: None,
-    };
-    let mut intake = Intake::order(order, vec![]);
-    intake.refunds = refunds;
-    Ok(intake)
+    let mut order =
+        new_order(NAME, id, occurred_at, currency, currency.parse_major(&o.total)?, breakdown(&o, currency).unwrap_or_default());
+    order.attribution.click_id = click(o.meta_data.iter().find(|m| m.key == "rt_click").and_then(|m| m.value.as_str()));
+    order.customer.email = email(o.billing.as_ref().and_then(|b| b.email.as_deref()));
+    Ok(Intake::order(order, vec![]).with_refunds(refunds))
+}
+
+/// Lines before discounts, the discount, shipping, tax and fees (a negative fee is a discount).
+/// WooCommerce keeps unrounded line subtotals when prices include tax: such a figure is not exact
+/// in the currency, and the order then goes without lines (its shipping and tax are still read).
+fn breakdown(o: &Order, currency: Currency) -> Option<Breakdown> {
+    let mut discount = values::major_or_zero(currency, o.discount_total.as_deref(), "discount_total").ok()?;
+    let shipping = values::major_or_zero(currency, o.shipping_total.as_deref(), "shipping_total").ok()?;
+    let tax = values::major_or_zero(currency, o.total_tax.as_deref(), "total_tax").ok()?;
+    let mut items = Some(Vec::with_capacity(o.line_items.len() + o.fee_lines.len()));
+    for l in &o.line_items {
+        let sku = l.sku.clone().unwrap_or_else(|| match l.variation_id.filter(|v| *v > 0) {
+            Some(v) => format!("variation:{v}"),
+            None => format!("product:{}", l.product_id.unwrap_or(0)),
+        });
+        match (currency.parse_major(&l.subtotal).ok(), items.as_mut()) {
+            (Some(amount), Some(items)) => items.push(line(sku, l.name.clone(), l.quantity, amount)),
+            _ => items = None,
+        }
+    }
+    for fee in &o.fee_lines {
+        match currency.parse_major(&fee.total).ok() {
+            Some(amount) if amount < 0 => discount = discount.checked_sub(amount)?,
+            Some(amount) => items.iter_mut().for_each(|i| i.push(line(format!("fee:{}", fee.id), fee.name.clone(), 1, amount))),
+            None => items = None,
+        }
+    }
+    Some(Breakdown { items: items.unwrap_or_default(), discount_minor: discount, shipping_minor: shipping, tax_minor: tax })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::carts::RefundAmount;
+    use reftrack_protocol::LineItem;
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
 
     #[test]
     fn the_creation_ping_is_recognised_and_nothing_else_is() {
@@ -155,23 +202,42 @@ mod tests {
 
     #[test]
     fn an_order_becomes_exact_lines_and_its_refunds_are_read_from_an_update() {
-        let body = include_str!("../../tests/fixtures/woocommerce_order_created.json").replace("{{CLICK}}", "AAAAAAAAAAAAAAAAAAAAAA");
+        let body = fixture("woocommerce_order_created.json").replace("{{CLICK}}", "AAAAAAAAAAAAAAAAAAAAAA");
         let intake = parse("order.created", body.as_bytes()).unwrap();
         let order = intake.order.unwrap();
+        order.validate().unwrap();
         assert_eq!((order.order_id.as_str(), order.total_minor, order.currency.as_str()), ("woocommerce:727", 4900, "EUR"));
         assert_eq!(order.items[1], LineItem { sku: "product:94".into(), name: "Worksheets".into(), quantity: 3, unit_price_minor: 1000 });
         assert_eq!(order.occurred_at.unix_timestamp(), 1_795_170_600);
         assert!(intake.refunds.is_empty());
-        let updated =
-            include_str!("../../tests/fixtures/woocommerce_order_updated_refunded.json").replace("{{CLICK}}", "AAAAAAAAAAAAAAAAAAAAAA");
+        let updated = fixture("woocommerce_order_updated_refunded.json").replace("{{CLICK}}", "AAAAAAAAAAAAAAAAAAAAAA");
         let intake = parse("order.updated", updated.as_bytes()).unwrap();
-        assert_eq!(intake.refunds[0].amount_minor, 1900);
+        assert_eq!(intake.refunds[0].amount, RefundAmount::Single(1900));
         assert_eq!(intake.refunds[0].refund_id.as_str(), "woocommerce:730");
     }
 
     #[test]
+    fn a_coupon_shipping_tax_and_a_fee_add_up_to_the_total() {
+        let order = parse("order.created", fixture("woocommerce_order_discount_shipping_tax.json").as_bytes()).unwrap().order.unwrap();
+        order.validate().unwrap();
+        // 2 × 40.00 + 15.00 + 2.50 fee − 9.50 coupon + 4.90 shipping + 17.67 tax = 110.57
+        assert_eq!(order.items.len(), 3);
+        assert_eq!((order.discount_minor, order.shipping_minor, order.tax_minor, order.total_minor), (950, 490, 1767, 11057));
+    }
+
+    #[test]
+    fn an_unrounded_line_subtotal_leaves_the_order_without_lines() {
+        let body =
+            fixture("woocommerce_order_discount_shipping_tax.json").replace("\"subtotal\": \"15.00\"", "\"subtotal\": \"14.999999\"");
+        let order = parse("order.created", body.as_bytes()).unwrap().order.unwrap();
+        order.validate().unwrap();
+        assert!(order.items.is_empty());
+        assert_eq!((order.total_minor, order.discount_minor, order.shipping_minor, order.tax_minor), (11057, 0, 490, 1767));
+    }
+
+    #[test]
     fn unpaid_orders_are_not_sales() {
-        let body = include_str!("../../tests/fixtures/woocommerce_order_created.json").replace("processing", "pending");
+        let body = fixture("woocommerce_order_created.json").replace("processing", "pending");
         assert!(parse("order.created", body.as_bytes()).unwrap().ignored.is_some());
     }
 }

@@ -85,7 +85,7 @@ fn parse(delivery: &Delivery<'_>, _: &str, _: &Settings) -> Result<Intake, Paylo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::carts::signatures::SignatureError;
+    use crate::carts::signatures::AuthError as SignatureError;
     use axum::http::HeaderMap;
 
     const KEY: &str = "calendly-signing-key";

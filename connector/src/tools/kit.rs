@@ -111,7 +111,7 @@ fn parse(delivery: &Delivery<'_>, _: &str, _: &Settings) -> Result<Intake, Paylo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::carts::signatures::SignatureError;
+    use crate::carts::signatures::AuthError as SignatureError;
     use axum::http::HeaderMap;
 
     const SECRET: &str = "kit-endpoint-secret";

@@ -18,7 +18,7 @@ pub mod webinargeek;
 pub mod webinarjam;
 pub mod zoom;
 
-use crate::carts::signatures::SignatureError;
+use crate::carts::signatures::AuthError as SignatureError;
 use axum::http::HeaderMap;
 use clap::Args;
 use reftrack_protocol::ServerLead;

@@ -7,7 +7,7 @@
 
 use super::fields::{self, Draft};
 use super::{AuthError, Delivery, Intake, PayloadError, Settings, Tool};
-use crate::carts::signatures::{base64_hmac, verify_base64, SignatureError};
+use crate::carts::signatures::{base64_hmac, verify_base64, AuthError as SignatureError};
 use serde::Deserialize;
 use std::collections::HashMap;
 

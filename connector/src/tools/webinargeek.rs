@@ -9,7 +9,7 @@
 
 use super::fields::{self, Draft};
 use super::{AuthError, Delivery, Intake, PayloadError, Settings, Tool};
-use crate::carts::signatures::{any_hex_matches, hex_hmac, SignatureError};
+use crate::carts::signatures::{any_hex_matches, hex_hmac, AuthError as SignatureError};
 use serde_json::{Map, Value};
 
 /// The signature header.

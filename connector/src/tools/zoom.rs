@@ -12,7 +12,7 @@
 
 use super::fields::{self, Draft};
 use super::{AuthError, Delivery, Intake, PayloadError, Settings, Tool};
-use crate::carts::signatures::{any_hex_matches, check_age, hex_hmac, SignatureError};
+use crate::carts::signatures::{any_hex_matches, check_age, hex_hmac, AuthError as SignatureError};
 use serde::Deserialize;
 use serde_json::json;
 

@@ -1,12 +1,12 @@
 -- Opt-ins from webinar, form and scheduling tools travel through the same outbox as orders, as
 -- entries of kind 'lead' (posted to /v1/leads). SQLite cannot change a CHECK constraint in place,
--- so the table is rebuilt with its rows, ids and index intact.
+-- so the table is rebuilt with its rows, ids and indexes intact.
 
 CREATE TABLE outbox_new (
     id INTEGER PRIMARY KEY,
-    -- Stable per order, refund or lead ("lead:zoom:<registrant id>").
+    -- Stable per order, refund, notice or lead ("lead:zoom:<registrant id>").
     msg_id TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL CHECK (kind IN ('order', 'refund', 'lead')),
+    kind TEXT NOT NULL CHECK (kind IN ('order', 'refund', 'notice', 'lead')),
     body TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'dead')),
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -20,3 +20,4 @@ INSERT INTO outbox_new (id, msg_id, kind, body, state, attempts, next_attempt_at
 DROP TABLE outbox;
 ALTER TABLE outbox_new RENAME TO outbox;
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at_ms);
+CREATE INDEX outbox_kind ON outbox (kind, id);
