@@ -56,6 +56,11 @@ pub struct ServeArgs {
     /// `x-real-ip`, `cf-connecting-ip`); its last value is used. Unset: the connection's address.
     #[arg(long, env = "REFTRACK_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
+    /// The largest conversion, in minor units, that a program paying on the pixel alone
+    /// (`pixel_commission`) pays on without a signed order. Anyone can fire a pixel: this caps what
+    /// a forged one can earn (and it earns only for a live click, once per order id).
+    #[arg(long, env = "REFTRACK_PIXEL_COMMISSION_MAX_MINOR", default_value_t = 50_000)]
+    pub pixel_commission_max_minor: i64,
     /// Click cookies: `on`; `consent` (tracking links set none, the snippet asks for it through
     /// `/v1/touch` once the visitor consents); `off` for merchants who run cookieless (the click
     /// then travels only in the URL and what the snippet keeps).
@@ -107,6 +112,8 @@ pub struct Settings {
     pub client_ip_header: Option<String>,
     /// When the server sets click cookies.
     pub cookies: Cookies,
+    /// The largest conversion a pixel-paying program pays on without a signed order.
+    pub pixel_commission_max_minor: i64,
     /// Set only by `reftrack demo`: enables the demo checkout that stands in for a cart.
     pub demo: bool,
 }
@@ -158,6 +165,7 @@ impl Settings {
             attribution: serve.attribution,
             click_flood_limit: serve.click_flood_limit,
             client_ip_header: serve.client_ip_header.as_deref().map(str::trim).filter(|h| !h.is_empty()).map(str::to_ascii_lowercase),
+            pixel_commission_max_minor: serve.pixel_commission_max_minor.clamp(0, reftrack_protocol::MAX_AMOUNT_MINOR),
             cookies: match serve.cookies.as_str() {
                 "off" => Cookies::Off,
                 "consent" => Cookies::AfterConsent,

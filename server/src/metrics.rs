@@ -18,6 +18,8 @@ pub struct Metrics {
     pub leads: AtomicU64,
     pub batch_writes: AtomicU64,
     pub batch_failures: AtomicU64,
+    pub rows_refused: AtomicU64,
+    pub clicks_lost: AtomicU64,
     rejects: Mutex<BTreeMap<&'static str, u64>>,
 }
 
@@ -45,7 +47,9 @@ impl Metrics {
             ("reftrack_refunds_total", "Signed refunds recorded", &self.refunds),
             ("reftrack_leads_total", "Signed server-side leads recorded", &self.leads),
             ("reftrack_batch_writes_total", "Group-commit batches written", &self.batch_writes),
-            ("reftrack_batch_failures_total", "Group-commit batches that failed", &self.batch_failures),
+            ("reftrack_batch_failures_total", "Group-commit batches refused because storage was unavailable", &self.batch_failures),
+            ("reftrack_rows_refused_total", "Single writes the database refused, split out of their batch", &self.rows_refused),
+            ("reftrack_clicks_lost_total", "Clicks redirected without credit because they could not be stored", &self.clicks_lost),
         ];
         for (name, help, counter) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));

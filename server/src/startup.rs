@@ -38,8 +38,12 @@ impl Application {
         crate::domain::bots::warm_up();
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_task) = BatchWriter::spawn(store.clone(), metrics.clone());
-        let intake_settings = IntakeSettings { attribution: settings.attribution, click_flood_limit: settings.click_flood_limit };
-        let intake = Intake::new(store.clone(), writer, clock.clone(), metrics.clone(), intake_settings);
+        let intake_settings = IntakeSettings {
+            attribution: settings.attribution,
+            click_flood_limit: settings.click_flood_limit,
+            pixel_commission_max_minor: settings.pixel_commission_max_minor,
+        };
+        let intake = Intake::new(store.clone(), writer, clock.clone(), metrics.clone(), intake_settings).await?;
         let state = AppState { settings: Arc::new(settings), store, intake, clock, metrics };
         Ok(Self { listener, state, writer_task })
     }

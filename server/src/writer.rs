@@ -1,21 +1,40 @@
 //! The single batch writer: clicks, browser leads, conversions and fraud signals are handed over
-//! ready to store through a bounded channel and written many per transaction (group commit), so a
-//! click never waits on a disk flush of its own. It only writes: whatever must be decided before
-//! a write is decided by the intake that hands it over.
+//! ready to store through a bounded channel and written many per transaction (group commit).
+//! Each caller waits until its own write is committed — so a 302 or a 202 is only answered for what
+//! is on disk — but shares the commit with every request that arrived meanwhile.
+//!
+//! It only writes: whatever must be decided before a write is decided by the intake that hands it
+//! over. A batch that fails for one bad row is split until that row alone fails, so one row never
+//! costs its neighbours; when storage itself fails (disk full, database gone) the whole batch is
+//! refused at once, each caller is told, and the next batch tries again.
 
 use crate::metrics::Metrics;
-use crate::store::{BatchWrite, Store};
+use crate::store::{BatchWrite, DbError, Store};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 const CHANNEL_CAPACITY: usize = 16_384;
 const MAX_BATCH: usize = 1_024;
-const ATTEMPTS: u32 = 5;
+
+/// Why a write was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WriteFailed {
+    /// Storage cannot write now (disk full, database unreachable); a retry later may succeed.
+    #[error("storage is unavailable")]
+    Unavailable,
+    /// This write itself was refused by the database.
+    #[error("the database refused the write")]
+    Refused,
+    /// The writer has stopped (the server is shutting down).
+    #[error("the writer has stopped")]
+    Stopped,
+}
+
+type Ack = oneshot::Sender<Result<(), WriteFailed>>;
 
 enum Message {
-    Write(BatchWrite),
+    Write(BatchWrite, Ack),
     Flush(oneshot::Sender<()>),
 }
 
@@ -39,14 +58,17 @@ impl BatchWriter {
         (Self { tx }, task)
     }
 
-    /// Queues a write. Waits only when the queue is full (back-pressure, never loss).
-    pub async fn write(&self, write: BatchWrite) {
-        if self.tx.send(Message::Write(write)).await.is_err() {
-            tracing::error!("batch writer has stopped; a write was dropped");
+    /// Queues a write and waits until it is committed. Waits longer only when the queue is full
+    /// (back-pressure, never loss).
+    pub async fn write(&self, write: BatchWrite) -> Result<(), WriteFailed> {
+        let (ack, committed) = oneshot::channel();
+        if self.tx.send(Message::Write(write, ack)).await.is_err() {
+            return Err(WriteFailed::Stopped);
         }
+        committed.await.unwrap_or(Err(WriteFailed::Stopped))
     }
 
-    /// Resolves once everything queued before this call is committed.
+    /// Resolves once everything queued before this call is committed (or has failed).
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Message::Flush(done)).await.is_ok() {
@@ -57,18 +79,25 @@ impl BatchWriter {
 
 async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics>) {
     let mut writes = Vec::with_capacity(MAX_BATCH);
+    let mut acks = Vec::with_capacity(MAX_BATCH);
     let mut flushes = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         while let Some(message) = next {
             match message {
-                Message::Write(w) => writes.push(w),
+                Message::Write(w, ack) => {
+                    writes.push(w);
+                    acks.push(ack);
+                }
                 Message::Flush(done) => flushes.push(done),
             }
             next = if writes.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
         }
         if !writes.is_empty() {
-            commit(&store, &metrics, &writes).await;
+            let outcomes = commit(&store, &metrics, &writes).await;
+            for (ack, outcome) in acks.drain(..).zip(outcomes) {
+                let _ = ack.send(outcome);
+            }
             writes.clear();
         }
         for done in flushes.drain(..) {
@@ -77,21 +106,32 @@ async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics
     }
 }
 
-async fn commit(store: &Store, metrics: &Metrics, writes: &[BatchWrite]) {
-    for attempt in 1..=ATTEMPTS {
-        match store.write_batch(writes).await {
-            Ok(()) => {
-                Metrics::bump(&metrics.batch_writes);
-                return;
-            }
-            Err(e) if attempt < ATTEMPTS => {
-                tracing::warn!(error = ?e, attempt, size = writes.len(), "batch write failed; retrying");
-                tokio::time::sleep(Duration::from_millis(50 * 2u64.pow(attempt))).await;
-            }
-            Err(e) => {
+/// Commits `writes`, returning each one's outcome in order.
+async fn commit(store: &Store, metrics: &Metrics, writes: &[BatchWrite]) -> Vec<Result<(), WriteFailed>> {
+    let mut outcomes = vec![Ok(()); writes.len()];
+    // Ranges still to commit; a failing range is split in halves until the bad rows stand alone.
+    let mut pending = vec![0..writes.len()];
+    while let Some(range) = pending.pop() {
+        match store.write_batch(&writes[range.clone()]).await {
+            Ok(()) => Metrics::bump(&metrics.batch_writes),
+            Err(e) if e.is_unavailable() => {
                 Metrics::bump(&metrics.batch_failures);
-                tracing::error!(error = ?e, size = writes.len(), "batch write failed; giving up on this batch");
+                tracing::error!(error = ?e, size = range.len(), "storage is unavailable; the batch is refused and its callers told");
+                for outcome in &mut outcomes[range] {
+                    *outcome = Err(WriteFailed::Unavailable);
+                }
+            }
+            Err(e) if range.len() == 1 => {
+                Metrics::bump(&metrics.rows_refused);
+                tracing::warn!(error = ?e, "one write was refused by the database; its neighbours are kept");
+                outcomes[range.start] = Err(WriteFailed::Refused);
+            }
+            Err(DbError::Conflict(_) | DbError::NotFound(_) | DbError::Other(_) | DbError::Unavailable(_)) => {
+                let middle = range.start + range.len() / 2;
+                pending.push(middle..range.end);
+                pending.push(range.start..middle);
             }
         }
     }
+    outcomes
 }

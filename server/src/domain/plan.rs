@@ -234,6 +234,7 @@ pub fn plan_order(order: &CanonicalOrder, facts: &OrderFacts, model: Model) -> O
                 link: referrer.and_then(|t| t.link.clone()),
                 order_id: Some(order.order_id.to_string()),
                 at_ms: occurred_at_ms,
+                source_key: order.order_id.to_string(),
             })
         }
         _ => None,

@@ -53,6 +53,8 @@ impl Intake {
             source: lead.source.clone().unwrap_or_else(|| "api".into()),
             at_ms,
             window_ms,
+            // Signed: the merchant's own systems vouch for it.
+            binds_contact: true,
         };
         let response_json =
             serde_json::json!({ "status": "recorded", "email": lead.email, "partner": partner, "source": new.source }).to_string();

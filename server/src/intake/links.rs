@@ -12,7 +12,6 @@ use crate::metrics::Metrics;
 use crate::store::{BatchWrite, Click, DbError, Store};
 use reftrack_protocol::names::{CLICK_PARAM, DEFAULT_WINDOW_DAYS, MAX_WINDOW_DAYS};
 use reftrack_protocol::{ClickId, LinkCode, PartnerCode, ProgramCode, SubId};
-use sha2::Digest;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,8 +34,17 @@ pub enum Route {
     Credited { destination: String, link: LinkCode, partner: PartnerCode, program: Option<ProgramCode>, window_days: i64 },
 }
 
-/// A hit's cache key: the link code and the `aff` parameter as given.
-type RouteKey = (String, Option<String>);
+/// The `aff` parameter of a hit, as far as it matters: missing, a valid code, or invalid (every
+/// invalid value is one key, so whatever a visitor types cannot grow the cache).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Aff {
+    Missing,
+    Valid(PartnerCode),
+    Invalid,
+}
+
+/// A hit's cache key: a valid link code and the `aff` parameter.
+type RouteKey = (LinkCode, Aff);
 
 /// The cache of routes by `(link, aff)`, each with the time it was resolved.
 #[derive(Debug, Default)]
@@ -52,34 +60,39 @@ impl Routes {
 
     /// The route for a hit on `link` with `aff`, from the cache or the store.
     async fn resolve(&self, store: &Store, link: &str, aff: Option<&str>) -> Result<Arc<Route>, DbError> {
-        let key = (link.to_owned(), aff.map(str::to_owned));
+        let Ok(link) = LinkCode::parse(link) else { return Ok(Arc::new(Route::Unknown)) };
+        let aff = match aff {
+            None => Aff::Missing,
+            Some(raw) => PartnerCode::parse(raw).map_or(Aff::Invalid, Aff::Valid),
+        };
+        let key = (link, aff);
         if let Some((at, route)) = self.entries.lock().expect("routes lock").get(&key) {
             if at.elapsed() < TTL {
                 return Ok(route.clone());
             }
         }
-        let route = Arc::new(resolve(store, link, aff).await?);
+        let route = Arc::new(resolve(store, &key.0, &key.1).await?);
         let mut entries = self.entries.lock().expect("routes lock");
         if entries.len() >= CAPACITY {
-            entries.clear();
+            entries.retain(|_, (at, _)| at.elapsed() < TTL);
+            if entries.len() >= CAPACITY {
+                entries.clear();
+            }
         }
         entries.insert(key, (Instant::now(), route.clone()));
         Ok(route)
     }
 }
 
-async fn resolve(store: &Store, code: &str, aff: Option<&str>) -> Result<Route, DbError> {
-    let Ok(code) = LinkCode::parse(code) else { return Ok(Route::Unknown) };
+async fn resolve(store: &Store, code: &LinkCode, aff: &Aff) -> Result<Route, DbError> {
     let Some(link) = store.link(code.as_str()).await? else { return Ok(Route::Unknown) };
     let destination = link.destination.clone();
     let uncredited = |reason| Ok(Route::Uncredited { destination: destination.clone(), reason });
     let partner_code = match (aff, &link.partner) {
-        (Some(raw), _) => match PartnerCode::parse(raw) {
-            Ok(code) => code,
-            Err(_) => return uncredited("invalid_partner_code"),
-        },
-        (None, Some(owner)) => owner.clone(),
-        (None, None) => return uncredited("missing_partner"),
+        (Aff::Valid(code), _) => code.clone(),
+        (Aff::Invalid, _) => return uncredited("invalid_partner_code"),
+        (Aff::Missing, Some(owner)) => owner.clone(),
+        (Aff::Missing, None) => return uncredited("missing_partner"),
     };
     if link.partner.as_ref().is_some_and(|owner| *owner != partner_code) {
         return uncredited("partner_not_allowed_on_link");
@@ -154,29 +167,44 @@ impl Intake {
         };
         let window_secs = window_days * 86_400;
         let now = self.clock.now_ms();
-        let ip_hash = hex::encode(&sha2::Sha256::digest(visitor.ip.as_bytes())[..8]);
-        if !self.flood.lock().expect("flood lock").allow(&ip_hash, link.as_str(), now) {
-            // Still a working link for the visitor, but neither a hit nor a click anyone can earn on.
+        let ip_hash = self.visitor_hash(visitor.ip);
+        if !self.flood.allow(&ip_hash, link.as_str(), now) {
+            // Still a working link for the visitor, but neither a hit nor a click anyone can earn on;
+            // one signal per visitor and window, however many clicks they make.
             self.metrics.reject(Reason::ClickFlood.as_str());
-            let signal =
-                Signal { reason: Reason::ClickFlood, partner: Some(partner.clone()), link: Some(link.clone()), order_id: None, at_ms: now };
-            self.writer.write(BatchWrite::Fraud(signal)).await;
+            let window = now.div_euclid(super::FLOOD_WINDOW_MS);
+            let signal = Signal {
+                reason: Reason::ClickFlood,
+                partner: Some(partner.clone()),
+                link: Some(link.clone()),
+                order_id: None,
+                at_ms: now,
+                source_key: format!("{ip_hash}:{window}"),
+            };
+            if let Err(e) = self.writer.write(BatchWrite::Fraud(signal)).await {
+                tracing::warn!(error = %e, "a click-flood signal could not be stored");
+            }
             return Ok(Hit::Redirect { destination: destination.clone() });
         }
         let id = click_id::mint();
-        self.writer
-            .write(BatchWrite::Click(Click {
-                id: id.clone(),
-                link: link.clone(),
-                partner: partner.clone(),
-                sub_id: sid.and_then(|s| SubId::parse(s).ok()),
-                program: program.clone(),
-                at_ms: now,
-                expires_at_ms: now + window_secs * 1000,
-                ip_hash: Some(ip_hash),
-                user_agent: visitor.user_agent.map(|ua| ua.chars().take(USER_AGENT_CHARS).collect()),
-            }))
-            .await;
+        let click = Click {
+            id: id.clone(),
+            link: link.clone(),
+            partner: partner.clone(),
+            sub_id: sid.and_then(|s| SubId::parse(s).ok()),
+            program: program.clone(),
+            at_ms: now,
+            expires_at_ms: now + window_secs * 1000,
+            ip_hash: Some(ip_hash),
+            user_agent: visitor.user_agent.map(|ua| ua.chars().take(USER_AGENT_CHARS).collect()),
+        };
+        // The 302 (and with it the cookie) is the acknowledgement: only a committed click gets it.
+        // A click that cannot be stored still takes the visitor where they were going.
+        if let Err(e) = self.writer.write(BatchWrite::Click(click)).await {
+            Metrics::bump(&self.metrics.clicks_lost);
+            tracing::error!(error = %e, "a click could not be stored; the visitor is redirected without it");
+            return Ok(Hit::Redirect { destination: destination.clone() });
+        }
         Metrics::bump(&self.metrics.clicks);
         Ok(Hit::Click { location: with_click(destination, id.as_str()), click_id: id, window_secs })
     }

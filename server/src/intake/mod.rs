@@ -17,7 +17,7 @@ use crate::domain::fraud::FloodGuard;
 use crate::metrics::Metrics;
 use crate::store::{Click, DbError, Store, StoredAnswer};
 use crate::writer::BatchWriter;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// How long the flood guard's windows are.
 const FLOOD_WINDOW_MS: i64 = 3_600_000;
@@ -33,7 +33,11 @@ pub struct Intake {
     /// Tracking-link routes, cached for a few seconds.
     routes: Arc<links::Routes>,
     /// Click counts per IP and link, for the click-flood check.
-    flood: Arc<Mutex<FloodGuard>>,
+    flood: Arc<FloodGuard>,
+    /// The key of visitors' IP hashes (with the day, so a hash never identifies an address for long).
+    ip_key: Arc<[u8; 32]>,
+    /// The largest conversion a pixel-paying program pays on without a signed order.
+    pixel_max_minor: i64,
 }
 
 /// The intake's own settings.
@@ -42,6 +46,8 @@ pub struct IntakeSettings {
     pub attribution: Model,
     /// Clicks per IP per link per hour before the rest count as a flood (0: no limit).
     pub click_flood_limit: u32,
+    /// The largest conversion a pixel-paying program pays on without a signed order.
+    pub pixel_commission_max_minor: i64,
 }
 
 /// Why an intake refused or failed.
@@ -57,6 +63,8 @@ pub enum IntakeError {
     RefundExceedsOrder(String),
     #[error(transparent)]
     Storage(#[from] DbError),
+    #[error(transparent)]
+    Write(#[from] crate::writer::WriteFailed),
 }
 
 impl IntakeError {
@@ -67,24 +75,48 @@ impl IntakeError {
             IntakeError::UnknownOrder(_) => "unknown_order",
             IntakeError::UnknownPartner(_) => "unknown_partner",
             IntakeError::RefundExceedsOrder(_) => "refund_exceeds_order",
-            IntakeError::Storage(_) => "internal",
+            IntakeError::Storage(_) | IntakeError::Write(_) => "internal",
         }
     }
 }
 
 impl Intake {
     /// The intake over `store`, writing hot-path records through `writer`.
-    pub fn new(store: Store, writer: BatchWriter, clock: Clock, metrics: Arc<Metrics>, settings: IntakeSettings) -> Self {
+    pub async fn new(
+        store: Store,
+        writer: BatchWriter,
+        clock: Clock,
+        metrics: Arc<Metrics>,
+        settings: IntakeSettings,
+    ) -> Result<Self, DbError> {
         let flood = FloodGuard::new(settings.click_flood_limit, FLOOD_WINDOW_MS);
-        Intake {
+        let secret = store.server_secret("ip_hash_key").await?;
+        let mut ip_key = [0u8; 32];
+        hex::decode_to_slice(&secret, &mut ip_key)
+            .map_err(|e| DbError::Other(anyhow::anyhow!("the stored ip_hash_key is not 32 hex bytes: {e}")))?;
+        Ok(Intake {
             store,
             writer,
             clock,
             metrics,
             attribution: settings.attribution,
             routes: Default::default(),
-            flood: Arc::new(Mutex::new(flood)),
-        }
+            flood: Arc::new(flood),
+            ip_key: Arc::new(ip_key),
+            pixel_max_minor: settings.pixel_commission_max_minor,
+        })
+    }
+
+    /// A visitor's IP as stored and counted: a keyed hash of the address and the day (UTC), so it
+    /// tells visitors apart for the flood check and fraud signals without keeping an address that
+    /// could be recovered (as an unsalted hash of the 4 billion IPv4 addresses could).
+    pub fn visitor_hash(&self, ip: &str) -> String {
+        use hmac::Mac;
+        let day = self.clock.now_ms().div_euclid(86_400_000);
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.ip_key.as_slice()).expect("HMAC takes any key");
+        mac.update(&day.to_be_bytes());
+        mac.update(ip.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..8])
     }
 
     /// Forgets cached link routes (after an admin change on this server).

@@ -3,6 +3,7 @@
 
 use super::{replay, Intake, IntakeError};
 use crate::domain::fraud::{Reason, Signal};
+use crate::domain::pixel::plausible_for;
 use crate::domain::plan::{plan_order, OrderFacts, OrderPlan, TouchFact};
 use crate::metrics::Metrics;
 use crate::store::{DbError, NewOrder, OrderAnswer};
@@ -90,7 +91,8 @@ impl Intake {
         let mut facts = OrderFacts::default();
         let click_id = match &order.attribution.click_id {
             Some(id) => Some(id.clone()),
-            None => self.store.conversion_click(order.order_id.as_str()).await?,
+            // Without a click of its own, the pixel's — when it is plausible for this order.
+            None => self.store.conversion_claim(order.order_id.as_str()).await?.and_then(|claim| plausible_for(order, &claim)),
         };
         if let Some(id) = &click_id {
             facts.click = self.recorded_click(id.as_str()).await?.map(|c| c.touch());
@@ -150,6 +152,8 @@ impl Intake {
                 link: None,
                 order_id: Some(order.order_id.to_string()),
                 at_ms: self.clock.now_ms(),
+                // Each different body counts once; a repeated one is a retry.
+                source_key: body_hash.to_owned(),
             };
             self.store.record_fraud(&signal).await?;
         }

@@ -19,6 +19,8 @@ pub struct RejectReason(pub &'static str);
 pub enum ApiError {
     /// The client's fault: status, machine-readable code, human message, and the field at fault.
     Reject { status: StatusCode, code: &'static str, message: String, field: Option<&'static str> },
+    /// Storage cannot write now: logged, answered 503 with `Retry-After`, nothing acknowledged.
+    Unavailable(anyhow::Error),
     /// Ours: logged, never shown.
     Internal(anyhow::Error),
 }
@@ -62,17 +64,31 @@ impl From<anyhow::Error> for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        Self::Internal(anyhow::Error::new(e))
+        if e.is_unavailable() {
+            Self::Unavailable(anyhow::Error::new(e))
+        } else {
+            Self::Internal(anyhow::Error::new(e))
+        }
+    }
+}
+
+impl From<crate::writer::WriteFailed> for ApiError {
+    fn from(e: crate::writer::WriteFailed) -> Self {
+        match e {
+            crate::writer::WriteFailed::Refused => Self::Internal(anyhow::Error::new(e)),
+            crate::writer::WriteFailed::Unavailable | crate::writer::WriteFailed::Stopped => Self::Unavailable(anyhow::Error::new(e)),
+        }
     }
 }
 
 impl From<IntakeError> for ApiError {
     fn from(e: IntakeError) -> Self {
-        let status = match &e {
+        let status = match e {
             IntakeError::IdConflict { .. } => StatusCode::CONFLICT,
             IntakeError::UnknownOrder(_) | IntakeError::UnknownPartner(_) => StatusCode::NOT_FOUND,
             IntakeError::RefundExceedsOrder(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            IntakeError::Storage(_) => return Self::Internal(anyhow::Error::new(e)),
+            IntakeError::Storage(db) => return db.into(),
+            IntakeError::Write(w) => return w.into(),
         };
         Self::reject(status, e.code(), e.to_string())
     }
@@ -104,6 +120,13 @@ impl IntoResponse for ApiError {
                 };
                 let mut response = (status, Json(body)).into_response();
                 response.extensions_mut().insert(RejectReason(code));
+                response
+            }
+            ApiError::Unavailable(e) => {
+                tracing::error!(error = ?e, "storage unavailable; the request was not acknowledged");
+                let body = json!({ "error": "storage_unavailable", "message": "the server cannot store this now; nothing was recorded, retry later" });
+                let mut response = (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::RETRY_AFTER, "5")], Json(body)).into_response();
+                response.extensions_mut().insert(RejectReason("storage_unavailable"));
                 response
             }
             ApiError::Internal(e) => {

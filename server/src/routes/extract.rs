@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap};
 use reftrack_protocol::names::{CLICK_COOKIE, CROSS_SITE_CLICK_COOKIE};
 use reftrack_protocol::ClickId;
+use std::net::SocketAddr;
 
 /// The raw request body, at most `LIMIT` bytes; more is a 413 with a JSON body.
 pub struct RawBody<const LIMIT: usize>(pub Bytes);
@@ -92,6 +93,17 @@ pub fn click_set_cookies(settings: &crate::configuration::Settings, from: Cookie
         cookies.push(format!("{CLICK_COOKIE}={click}; {attributes}; SameSite=Lax"));
     }
     cookies
+}
+
+/// The visitor's IP: the last value of the configured proxy header (what the nearest proxy saw;
+/// earlier values are the client's to forge), else the connection's address.
+pub fn client_ip(settings: &crate::configuration::Settings, headers: &HeaderMap, peer: SocketAddr) -> String {
+    let forwarded = settings.client_ip_header.as_deref().and_then(|name| headers.get_all(name).iter().next_back());
+    let last = forwarded.and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next()).map(str::trim).filter(|v| !v.is_empty());
+    match last {
+        Some(ip) => ip.chars().take(64).collect(),
+        None => peer.ip().to_string(),
+    }
 }
 
 /// True when the client asked for a web page rather than JSON.

@@ -1,7 +1,7 @@
 //! `GET /go/{link}`: the tracking link. Records the click, sets the cookie, redirects.
 
 use super::error::{ApiError, RejectReason};
-use super::extract::{click_set_cookies, wants_html, CookieFrom};
+use super::extract::{click_set_cookies, client_ip, wants_html, CookieFrom};
 use super::state::AppState;
 use crate::intake::links::{Hit, Visitor};
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -47,17 +47,6 @@ fn is_prefetch(headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
         .any(|v| v.to_ascii_lowercase().contains("prefetch") || v.eq_ignore_ascii_case("preview"))
-}
-
-/// The visitor's IP: the last value of the configured proxy header (what the nearest proxy saw;
-/// earlier values are the client's to forge), else the connection's address.
-fn client_ip(settings: &crate::configuration::Settings, headers: &HeaderMap, peer: SocketAddr) -> String {
-    let forwarded = settings.client_ip_header.as_deref().and_then(|name| headers.get_all(name).iter().next_back());
-    let last = forwarded.and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next()).map(str::trim).filter(|v| !v.is_empty());
-    match last {
-        Some(ip) => ip.chars().take(64).collect(),
-        None => peer.ip().to_string(),
-    }
 }
 
 fn redirect(location: &str, cookies: Vec<String>) -> Response {

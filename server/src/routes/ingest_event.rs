@@ -2,15 +2,16 @@
 //! by the batch writer. Browser conversions are unverified until a signed order confirms them.
 
 use super::error::ApiError;
-use super::extract::{click_cookie, parse_json, RawBody};
+use super::extract::{any_click_cookie, client_ip, parse_json, RawBody};
 use super::state::AppState;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use reftrack_protocol::{BrowserEvent, ClickId, Conversion, Currency, OrderId};
 use serde::Deserialize;
 use serde_json::json;
+use std::net::SocketAddr;
 
 const MAX_EVENT_BYTES: usize = 8 * 1024;
 
@@ -23,14 +24,18 @@ const PIXEL: &[u8] = &[
 /// Accepts one event as JSON, whatever the content type (`sendBeacon` sends `text/plain`).
 pub async fn ingest_event(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawBody(body): RawBody<MAX_EVENT_BYTES>,
 ) -> Result<impl IntoResponse, ApiError> {
     let event: BrowserEvent = parse_json(&body)?;
     event.validate().map_err(|e| ApiError::bad_request("invalid_event", e.to_string()))?;
     match event {
-        BrowserEvent::Lead(lead) => state.intake.browser_lead(lead, click_cookie(&headers)).await,
-        BrowserEvent::Conversion(c) => state.intake.browser_conversion(c, click_cookie(&headers)).await?,
+        BrowserEvent::Lead(lead) => state.intake.browser_lead(lead, any_click_cookie(&headers)).await?,
+        BrowserEvent::Conversion(c) => {
+            let ip = client_ip(&state.settings, &headers, peer);
+            state.intake.browser_conversion(c, any_click_cookie(&headers), &ip).await?
+        }
     }
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": true }))))
 }
@@ -45,7 +50,12 @@ pub struct PixelQuery {
 }
 
 /// The conversion pixel for pages without JavaScript.
-pub async fn pixel(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PixelQuery>) -> Result<impl IntoResponse, ApiError> {
+pub async fn pixel(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<PixelQuery>,
+) -> Result<impl IntoResponse, ApiError> {
     let invalid = |field: &str, why: String| ApiError::bad_request("invalid_event", format!("{field}: {why}"));
     let order_id = OrderId::parse(q.order_id.as_deref().unwrap_or_default()).map_err(|e| invalid("order_id", e.to_string()))?;
     let amount_minor: i64 = q
@@ -63,6 +73,7 @@ pub async fn pixel(State(state): State<AppState>, headers: HeaderMap, Query(q): 
     };
     let conversion = Conversion { order_id, amount_minor, currency, click_id };
     conversion.validate().map_err(|e| ApiError::bad_request("invalid_event", e.to_string()))?;
-    state.intake.browser_conversion(conversion, click_cookie(&headers)).await?;
+    let ip = client_ip(&state.settings, &headers, peer);
+    state.intake.browser_conversion(conversion, any_click_cookie(&headers), &ip).await?;
     Ok(([(header::CONTENT_TYPE, "image/gif"), (header::CACHE_CONTROL, "no-store")], PIXEL))
 }

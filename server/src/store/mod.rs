@@ -39,19 +39,49 @@ pub enum DbError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// Storage cannot write now — the disk is full, the database is unreachable or busy beyond
+    /// its timeout — whatever was asked: a retry later may succeed.
+    #[error("storage is unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
 
+impl DbError {
+    /// Whether the failure is storage-wide rather than about this request.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, DbError::Unavailable(_))
+    }
+}
+
+/// SQLite's primary result codes that mean "storage cannot write now": BUSY, LOCKED, NOMEM,
+/// READONLY, IOERR, FULL, CANTOPEN.
+const SQLITE_UNAVAILABLE: [i64; 7] = [5, 6, 7, 8, 10, 13, 14];
+
+/// Whether a database error is storage-wide: SQLite's codes above; PostgreSQL's classes 08
+/// (connection), 53 (insufficient resources: disk full, out of memory), 57P (shutting down),
+/// 58 (system error).
+fn storage_wide(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = db.code() else { return false };
+    match code.parse::<i64>() {
+        // SQLite reports extended codes; the primary code is the low byte.
+        Ok(n) => SQLITE_UNAVAILABLE.contains(&(n & 0xff)),
+        Err(_) => code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code.starts_with("58"),
+    }
+}
+
 impl From<sqlx::Error> for DbError {
     fn from(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            if db.is_unique_violation() {
-                return DbError::Conflict(db.message().to_owned());
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => return DbError::Conflict(db.message().to_owned()),
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => return DbError::NotFound("a referenced record"),
+            sqlx::Error::Database(db) if storage_wide(db.as_ref()) => {
+                return DbError::Unavailable(anyhow::Error::new(e).context("database"));
             }
-            if db.is_foreign_key_violation() {
-                return DbError::NotFound("a referenced record");
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+                return DbError::Unavailable(anyhow::Error::new(e).context("database"));
             }
+            _ => {}
         }
         DbError::Other(anyhow::Error::new(e).context("database"))
     }
@@ -88,6 +118,12 @@ impl Dialect {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// The batch writer's own connection. On SQLite it commits with `synchronous = NORMAL`: a
+    /// committed batch survives a crash of the process (the WAL is written before the commit
+    /// returns) but not a power cut until the next fsync — the next signed order's commit, or a
+    /// checkpoint — which is what lets clicks be answered only once committed at the speed of
+    /// the HTTP path. Orders, refunds and everything else commit with `FULL`.
+    batch_pool: AnyPool,
     dialect: Dialect,
 }
 
@@ -102,23 +138,10 @@ impl Store {
         let shown = redact(url);
         if url.starts_with("sqlite:") {
             let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
-            let pool = AnyPoolOptions::new()
-                .max_connections(8)
-                .after_connect(|conn, _| {
-                    Box::pin(async move {
-                        // Orders must survive a power cut once acknowledged; clicks amortise this through batching.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                        )
-                        .await?;
-                        Ok(())
-                    })
-                })
-                .connect(&url)
-                .await
-                .with_context(|| format!("opening {shown}"))?;
+            let pool = sqlite_pool(&url, 8, "FULL").await.with_context(|| format!("opening {shown}"))?;
             SQLITE_MIGRATIONS.run(&pool).await.context("applying SQLite migrations")?;
-            return Ok(Self { pool, dialect: Dialect::Sqlite });
+            let batch_pool = sqlite_pool(&url, 1, "NORMAL").await.with_context(|| format!("opening {shown}"))?;
+            return Ok(Self { pool, batch_pool, dialect: Dialect::Sqlite });
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = AnyPoolOptions::new()
@@ -129,7 +152,7 @@ impl Store {
                 .with_context(|| format!("connecting to {shown}"))?;
             renumber_legacy_postgres(&pool).await.context("renumbering PostgreSQL migrations")?;
             POSTGRES_MIGRATIONS.run(&pool).await.context("applying PostgreSQL migrations")?;
-            return Ok(Self { pool, dialect: Dialect::Postgres });
+            return Ok(Self { batch_pool: pool.clone(), pool, dialect: Dialect::Postgres });
         }
         anyhow::bail!("unsupported database URL {shown:?}: expected sqlite://FILE or postgres://…")
     }
@@ -141,9 +164,12 @@ impl Store {
 
     /// A write transaction.
     async fn write(&self) -> Result<Tx, DbError> {
-        let mut conn = self.pool.acquire().await?;
-        conn.execute(self.dialect.begin_write()).await?;
-        Ok(Tx { conn, open: true })
+        Tx::begin(&self.pool, self.dialect).await
+    }
+
+    /// A write transaction on the batch writer's connection.
+    async fn write_batched(&self) -> Result<Tx, DbError> {
+        Tx::begin(&self.batch_pool, self.dialect).await
     }
 
     /// Whether the database answers a read.
@@ -163,6 +189,15 @@ struct Tx {
 }
 
 impl Tx {
+    async fn begin(pool: &AnyPool, dialect: Dialect) -> Result<Self, DbError> {
+        let mut conn = pool.acquire().await?;
+        if let Err(e) = conn.execute(dialect.begin_write()).await {
+            conn.close_on_drop();
+            return Err(e.into());
+        }
+        Ok(Tx { conn, open: true })
+    }
+
     fn conn(&mut self) -> &mut AnyConnection {
         &mut self.conn
     }
@@ -186,6 +221,23 @@ impl Drop for Tx {
             self.conn.close_on_drop();
         }
     }
+}
+
+/// A pool of SQLite connections committing with `synchronous` = `sync`.
+async fn sqlite_pool(url: &str, connections: u32, sync: &'static str) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                let pragmas = format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
+                );
+                conn.execute(pragmas.as_str()).await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
 }
 
 /// The URL with any password replaced, for logs and errors.

@@ -190,6 +190,10 @@ pub struct NewLead {
     pub at_ms: i64,
     /// Window of a lead without a click, for the contact's lead-partner record.
     pub window_ms: i64,
+    /// Whether this opt-in may make its partner the email's lead partner: a signed lead, or a
+    /// browser opt-in whose click the request's own cookie corroborates (and then only for a few
+    /// contacts per click). Otherwise it counts as an opt-in and binds nobody.
+    pub binds_contact: bool,
 }
 
 /// A conversion from the pixel or the snippet.
@@ -202,6 +206,8 @@ pub struct NewConversion {
     pub at_ms: i64,
     /// Commission booked on the conversion itself, for programs that pay on the pixel alone.
     pub pixel_credit: Option<Box<ledger::Booking>>,
+    /// Who sent it (the visitor's IP hash): a pixel refired from one place counts once.
+    pub source_key: String,
 }
 
 /// Ledger entries booked on an unverified conversion carry this prefix before the order id; the

@@ -1,11 +1,12 @@
 //! What the batch writer commits — clicks, browser leads, conversions, fraud signals — and the
 //! reads of clicks, contacts and conversions that crediting needs.
 
-use super::rows::{parsed, parsed_opt, placeholders};
+use super::rows::{flag, parsed, parsed_opt, placeholders};
 use super::{BatchWrite, Click, DbError, NewConversion, NewLead, Store, Tx, PIXEL_LEDGER_PREFIX};
 use crate::domain::fraud::{Reason, Signal};
+use crate::domain::pixel::Claim;
 use crate::domain::plan::TouchFact;
-use reftrack_protocol::{ClickId, Email};
+use reftrack_protocol::Email;
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
@@ -43,13 +44,17 @@ pub(super) fn unprefixed(order_id: &str) -> &str {
     order_id.split_once(':').map_or(order_id, |(_, rest)| rest)
 }
 
+/// Most contacts one click may claim through browser opt-ins (a family sharing a computer, a
+/// typo corrected), so a partner cannot make themselves everyone's lead partner with one click.
+const MAX_CONTACTS_PER_BROWSER_CLICK: i64 = 3;
+
 /// Most clicks in one multi-row insert (9 parameters each, under SQLite's 32,766).
 const CLICKS_PER_INSERT: usize = 1_000;
 
 impl Store {
     /// Writes clicks, browser leads, conversions and fraud signals in one transaction (group commit).
     pub async fn write_batch(&self, writes: &[BatchWrite]) -> Result<(), DbError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_batched().await?;
         let clicks: Vec<&Click> = writes.iter().filter_map(|w| if let BatchWrite::Click(c) = w { Some(c) } else { None }).collect();
         for chunk in clicks.chunks(CLICKS_PER_INSERT) {
             let sql = format!(
@@ -93,17 +98,40 @@ impl Store {
         Ok(row.as_ref().map(contact_of).transpose()?)
     }
 
-    /// The click a conversion pixel saw for this order (by its full or its source-less id).
-    pub async fn conversion_click(&self, order_id: &str) -> Result<Option<ClickId>, DbError> {
-        let row = sqlx::query("SELECT click_id FROM conversions WHERE order_id IN ($1, $2) ORDER BY order_id = $1 DESC LIMIT 1")
-            .bind(order_id)
-            .bind(unprefixed(order_id))
-            .fetch_optional(&self.pool)
+    /// What the conversion pixel claimed for this order (by its full or its source-less id).
+    pub async fn conversion_claim(&self, order_id: &str) -> Result<Option<Claim>, DbError> {
+        let row = sqlx::query(
+            "SELECT click_id, amount_minor, currency, at_ms, conflicting FROM conversions WHERE order_id IN ($1, $2)
+             ORDER BY order_id = $1 DESC LIMIT 1",
+        )
+        .bind(order_id)
+        .bind(unprefixed(order_id))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(Claim {
+            click_id: parsed_opt(&r, "click_id")?,
+            amount_minor: r.try_get("amount_minor")?,
+            currency: parsed(&r, "currency")?,
+            at_ms: r.try_get("at_ms")?,
+            conflicting: flag(&r, "conflicting")?,
+        }))
+    }
+
+    /// A secret the servers share, made at random the first time it is asked for.
+    pub async fn server_secret(&self, name: &str) -> Result<String, DbError> {
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let mut tx = self.write().await?;
+        sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(hex::encode(bytes))
+            .execute(tx.conn())
             .await?;
-        match row {
-            Some(r) => Ok(parsed_opt(&r, "click_id")?),
-            None => Ok(None),
-        }
+        let value: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(value)
     }
 
     /// Records a fraud signal on its own.
@@ -154,7 +182,14 @@ pub(super) async fn insert_lead(tx: &mut Tx, lead: &NewLead) -> Result<(), DbErr
     .bind(lead.at_ms)
     .execute(tx.conn())
     .await?;
-    if let (Some(email), Some(touch)) = (&lead.email, &touch) {
+    let bound_by_click: i64 = match (&lead.click_id, lead.binds_contact) {
+        (Some(id), true) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE click_id = $1").bind(id.as_str()).fetch_one(tx.conn()).await?
+        }
+        _ => 0,
+    };
+    let may_bind = lead.binds_contact && (lead.source != "browser" || bound_by_click < MAX_CONTACTS_PER_BROWSER_CLICK);
+    if let (Some(email), Some(touch), true) = (&lead.email, &touch, may_bind) {
         // A click's lead lasts as long as the click's window, from the opt-in.
         let window_ms = if click.is_some() { touch.expires_at_ms - touch.at_ms } else { lead.window_ms };
         let contact = TouchFact { at_ms: lead.at_ms, expires_at_ms: lead.at_ms.saturating_add(window_ms), ..touch.clone() };
@@ -203,20 +238,33 @@ async fn insert_conversion(tx: &mut Tx, c: &NewConversion) -> Result<(), DbError
     .await?
     .rows_affected()
         == 1;
-    let stored = sqlx::query("SELECT partner_code, link_code, verified_order_id FROM conversions WHERE order_id = $1")
+    let stored = sqlx::query("SELECT click_id, partner_code, link_code, verified_order_id FROM conversions WHERE order_id = $1")
         .bind(order_id)
         .fetch_one(tx.conn())
         .await?;
     let partner = parsed_opt(&stored, "partner_code")?;
     let verified: Option<String> = stored.try_get("verified_order_id")?;
-    let reason = match (inserted, &partner) {
-        (false, _) => Some(Reason::DuplicateOrderId),
-        (true, None) => Some(Reason::PixelWithoutClick),
-        (true, Some(_)) => None,
+    let first_click: Option<String> = stored.try_get("click_id")?;
+    // Another click claiming an order already claimed: neither claim stands.
+    let contested = !inserted && c.click_id.as_ref().is_some_and(|new| first_click.as_deref().is_some_and(|first| first != new.as_str()));
+    if contested {
+        sqlx::query("UPDATE conversions SET conflicting = TRUE WHERE order_id = $1").bind(order_id).execute(tx.conn()).await?;
+    }
+    let reason = match (inserted, &partner, contested) {
+        (false, _, true) => Some(Reason::ConflictingClaims),
+        (false, _, false) => Some(Reason::DuplicateOrderId),
+        (true, None, _) => Some(Reason::PixelWithoutClick),
+        (true, Some(_), _) => None,
     };
     if let Some(reason) = reason {
-        let signal =
-            Signal { reason, partner, link: parsed_opt(&stored, "link_code")?, order_id: Some(order_id.to_owned()), at_ms: c.at_ms };
+        let signal = Signal {
+            reason,
+            partner,
+            link: parsed_opt(&stored, "link_code")?,
+            order_id: Some(order_id.to_owned()),
+            at_ms: c.at_ms,
+            source_key: c.source_key.clone(),
+        };
         insert_fraud(tx, &signal).await?;
     }
     // Pixel-only programs earn on a new conversion that no signed order confirmed yet.
@@ -228,13 +276,17 @@ async fn insert_conversion(tx: &mut Tx, c: &NewConversion) -> Result<(), DbError
 }
 
 pub(super) async fn insert_fraud(tx: &mut Tx, e: &Signal) -> Result<(), DbError> {
-    sqlx::query("INSERT INTO fraud_events (reason, partner_code, link_code, order_id, at_ms) VALUES ($1, $2, $3, $4, $5)")
-        .bind(e.reason.as_str())
-        .bind(e.partner.as_ref().map(|p| p.as_str()))
-        .bind(e.link.as_ref().map(|l| l.as_str()))
-        .bind(e.order_id.as_deref())
-        .bind(e.at_ms)
-        .execute(tx.conn())
-        .await?;
+    sqlx::query(
+        "INSERT INTO fraud_events (reason, partner_code, link_code, order_id, at_ms, source_key) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(e.reason.as_str())
+    .bind(e.partner.as_ref().map(|p| p.as_str()))
+    .bind(e.link.as_ref().map(|l| l.as_str()))
+    .bind(e.order_id.as_deref())
+    .bind(e.at_ms)
+    .bind(&e.source_key)
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }

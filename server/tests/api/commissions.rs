@@ -5,10 +5,6 @@ use serde_json::{json, Value};
 
 const DAY_SECS: i64 = 86_400;
 
-fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix).unwrap().format(&time::format_description::well_known::Rfc3339).unwrap()
-}
-
 async fn created(r: reqwest::Response) {
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 }

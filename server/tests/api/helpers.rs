@@ -69,6 +69,11 @@ pub async fn spawn_app_on_clock(clock: Clock) -> TestApp {
     app
 }
 
+/// Unix seconds as RFC 3339.
+pub fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix).unwrap().format(&time::format_description::well_known::Rfc3339).unwrap()
+}
+
 pub fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }

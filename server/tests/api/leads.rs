@@ -54,9 +54,10 @@ async fn leads_with_unknown_partners_bad_emails_or_bad_signatures_are_refused() 
 async fn a_tool_lead_without_a_click_is_credited_by_email_to_the_browser_opt_in_and_counted_once() {
     let app = spawn_seeded_app().await;
     let click = app.click("jane", Some("webinar")).await;
-    // The visitor opts in on the merchant's page with the click…
+    // The visitor opts in on the merchant's page with the click (its beacon carries the click's cookie)…
     let beacon = json!({"type":"lead","email":"fan@example.com","click_id":click,"page":"/webinar"}).to_string();
-    assert_eq!(app.client.post(app.url("/v1/events")).body(beacon).send().await.unwrap().status(), 202);
+    let r = app.client.post(app.url("/v1/events")).header("cookie", format!("rt_click={click}")).body(beacon).send().await.unwrap();
+    assert_eq!(r.status(), 202);
     // …and the webinar tool, which cannot carry the click, reports the same registration.
     let body = json!({"email":"fan@example.com","source":"webinarjam","lead_id":"webinarjam:r1"}).to_string();
     let answer: Value = app.signed_post("/v1/leads", body.as_bytes(), "msg_wj_1", now()).await.json().await.unwrap();

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod admin;
+mod attacks;
 mod commissions;
 mod events;
 mod fraud;

@@ -105,6 +105,6 @@ async fn the_merchants_report_lists_every_partner_as_json_and_csv() {
     let csv = r.text().await.unwrap();
     let mut lines = csv.lines();
     assert!(lines.next().unwrap().starts_with("partner,name,email,parent,hits,opt_ins,orders,revenue_minor,commission_minor"));
-    assert_eq!(lines.next().unwrap(), "jane,jane,jane@partners.example,,1,0,1,9900,2970,0,USD,29.70,0.00,0.00,29.70,0,0,0,0");
-    assert_eq!(lines.next().unwrap(), "john,john,john@partners.example,,0,0,0,0,0,0,,,,,,0,0,0,0");
+    assert_eq!(lines.next().unwrap(), "jane,jane,jane@partners.example,,1,0,1,9900,2970,0,USD,29.70,0.00,0.00,29.70,0,0,0,0,0");
+    assert_eq!(lines.next().unwrap(), "john,john,john@partners.example,,0,0,0,0,0,0,,,,,,0,0,0,0,0");
 }

@@ -11,12 +11,8 @@ const NOVEMBER_1: i64 = 1_793_527_200_000;
 
 fn order_at(app: &TestApp, id: &str, click: Option<&str>) -> Value {
     let mut o = order(id, click, "buyer@example.com");
-    o["occurred_at"] = json!(rfc3339_secs(app.now()));
+    o["occurred_at"] = json!(rfc3339(app.now()));
     o
-}
-
-fn rfc3339_secs(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs).unwrap().format(&time::format_description::well_known::Rfc3339).unwrap()
 }
 
 async fn balance(app: &TestApp) -> Value {
