@@ -110,7 +110,8 @@ async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics
 async fn commit(store: &Store, metrics: &Metrics, writes: &[BatchWrite]) -> Vec<Result<(), WriteFailed>> {
     let mut outcomes = vec![Ok(()); writes.len()];
     // Ranges still to commit; a failing range is split in halves until the bad rows stand alone.
-    let mut pending: Vec<std::ops::Range<usize>> = Vec::from([0..writes.len()]);
+    let mut pending = Vec::with_capacity(8);
+    pending.push(0..writes.len());
     while let Some(range) = pending.pop() {
         match store.write_batch(&writes[range.clone()]).await {
             Ok(()) => Metrics::bump(&metrics.batch_writes),
