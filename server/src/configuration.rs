@@ -56,6 +56,19 @@ pub struct ServeArgs {
     /// `x-real-ip`, `cf-connecting-ip`); its last value is used. Unset: the connection's address.
     #[arg(long, env = "REFTRACK_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
+    /// Most connections served at once; more wait in the kernel's queue. Default: the process's
+    /// open-file limit (`ulimit -n`) less 256 kept for the database and logs.
+    #[arg(long, env = "REFTRACK_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Most connections one address may hold at once (slow clients holding connections open are
+    /// cut off here, not by running out of file descriptors). 0: no limit. Not applied behind a
+    /// proxy (`--client-ip-header`), where every connection comes from the proxy.
+    #[arg(long, env = "REFTRACK_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+    /// The bearer token `/metrics` asks for. Without one, `/metrics` is off: the tracking domain
+    /// is public, and its counters are the merchant's business.
+    #[arg(long, env = "REFTRACK_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// The largest conversion, in minor units, that a program paying on the pixel alone
     /// (`pixel_commission`) pays on without a signed order. Anyone can fire a pixel: this caps what
     /// a forged one can earn (and it earns only for a live click, once per order id).
@@ -112,6 +125,12 @@ pub struct Settings {
     pub client_ip_header: Option<String>,
     /// When the server sets click cookies.
     pub cookies: Cookies,
+    /// Most connections served at once.
+    pub max_connections: usize,
+    /// Most connections one peer address may hold (0: no limit).
+    pub max_connections_per_ip: usize,
+    /// The bearer token of `/metrics` (`None`: `/metrics` is off).
+    pub metrics_token: Option<String>,
     /// The largest conversion a pixel-paying program pays on without a signed order.
     pub pixel_commission_max_minor: i64,
     /// Set only by `reftrack demo`: enables the demo checkout that stands in for a cart.
@@ -122,7 +141,7 @@ impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
-            .field("database_url", &self.database_url)
+            .field("database_url", &redact(&self.database_url))
             .field("public_url", &self.public_url.as_str())
             .field("cookie_domain", &self.cookie_domain)
             .field("allowed_origins", &self.allowed_origins)
@@ -165,6 +184,13 @@ impl Settings {
             attribution: serve.attribution,
             click_flood_limit: serve.click_flood_limit,
             client_ip_header: serve.client_ip_header.as_deref().map(str::trim).filter(|h| !h.is_empty()).map(str::to_ascii_lowercase),
+            max_connections: serve.max_connections.unwrap_or_else(open_file_limit).max(16),
+            max_connections_per_ip: if serve.client_ip_header.as_deref().is_some_and(|h| !h.trim().is_empty()) {
+                0
+            } else {
+                serve.max_connections_per_ip
+            },
+            metrics_token: serve.metrics_token.clone().filter(|t| !t.trim().is_empty()),
             pixel_commission_max_minor: serve.pixel_commission_max_minor.clamp(0, reftrack_protocol::MAX_AMOUNT_MINOR),
             cookies: match serve.cookies.as_str() {
                 "off" => Cookies::Off,
@@ -179,6 +205,27 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
     }
+}
+
+/// The URL with any password replaced, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("REDACTED"));
+            parsed.into()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The soft open-file limit less what the database, logs and outgoing connections need (read
+/// from `/proc`, so no `unsafe`); 1,024 less that where it cannot be read.
+fn open_file_limit() -> usize {
+    let limit = std::fs::read_to_string("/proc/self/limits").ok().and_then(|limits| {
+        let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+        line.split_whitespace().nth(3)?.parse::<usize>().ok()
+    });
+    limit.unwrap_or(1024).saturating_sub(256)
 }
 
 /// `./www` when run from the repository, else the www/ next to this crate's sources.

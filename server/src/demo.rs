@@ -67,6 +67,9 @@ pub async fn run(args: &ServeArgs, db: &DatabaseArgs) -> anyhow::Result<()> {
     if args.signing_secrets.is_empty() {
         args.signing_secrets = vec![DEMO_SIGNING_SECRET.to_owned()];
     }
+    if args.metrics_token.is_none() {
+        args.metrics_token = Some(crate::backoffice::keys::new_key("rtmet"));
+    }
     let mut settings = Settings::from_args(&args, db)?;
     settings.demo = true;
     let app = Application::build(settings.clone()).await?;
@@ -90,8 +93,9 @@ pub async fn run(args: &ServeArgs, db: &DatabaseArgs) -> anyhow::Result<()> {
     let jane = admin::issue_key(&store, KeyGrant::Partner(PartnerCode::parse("jane")?), now).await?.1;
     println!("reftrack listening on http://{}", app.local_addr());
     println!(
-        "\nreftrack demo is running (database {db})\n\n  Open first:              {base}/demo/\n  Jane's link:             {base}/go/demo?aff=jane&sid=newsletter\n  Jane's partner center:   {base}/partner/#token={jane}\n  Merchant's partner view: {admin_view}\n  Admin API key:           {admin_key}\n  Metrics:                 {base}/metrics\n\nStop with Ctrl-C.\n",
-        db = settings.database_url
+        "\nreftrack demo is running (database {db})\n\n  Open first:              {base}/demo/\n  Jane's link:             {base}/go/demo?aff=jane&sid=newsletter\n  Jane's partner center:   {base}/partner/#token={jane}\n  Merchant's partner view: {admin_view}\n  Admin API key:           {admin_key}\n  Metrics:                 curl -H 'Authorization: Bearer {metrics}' {base}/metrics\n\nStop with Ctrl-C.\n",
+        db = crate::configuration::redact(&settings.database_url),
+        metrics = settings.metrics_token.as_deref().unwrap_or_default()
     );
     app.run_until(shutdown_signal()).await
 }

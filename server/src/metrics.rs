@@ -21,12 +21,30 @@ pub struct Metrics {
     pub rows_refused: AtomicU64,
     pub clicks_lost: AtomicU64,
     rejects: Mutex<BTreeMap<&'static str, u64>>,
+    /// When storage last refused a write, in ms since the process started (0: never).
+    last_storage_failure_ms: AtomicU64,
 }
+
+/// The process's start, for the operational timings above (not business time: that is the
+/// application's `Clock`).
+static STARTED: std::sync::LazyLock<std::time::Instant> = std::sync::LazyLock::new(std::time::Instant::now);
 
 impl Metrics {
     /// Adds one to a counter.
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Notes that storage refused a write just now.
+    pub fn storage_failed(&self) {
+        let since_start = STARTED.elapsed().as_millis() as u64;
+        self.last_storage_failure_ms.store(since_start.max(1), Ordering::Relaxed);
+    }
+
+    /// Whether storage refused a write within the last `within`.
+    pub fn storage_failed_within(&self, within: std::time::Duration) -> bool {
+        let at = self.last_storage_failure_ms.load(Ordering::Relaxed);
+        at > 0 && (STARTED.elapsed().as_millis() as u64).saturating_sub(at) < within.as_millis() as u64
     }
 
     /// Counts a refused request by its reason code.

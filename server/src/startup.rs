@@ -8,16 +8,32 @@ use crate::metrics::Metrics;
 use crate::routes::{self, AppState};
 use crate::store::Store;
 use crate::writer::BatchWriter;
+use axum::extract::ConnectInfo;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
+use tower::ServiceExt;
+use tower_http::timeout::TimeoutLayer;
+
+/// How long a connection may take to send its request headers (slow-loris clients are cut off).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request may take, body included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long requests in flight get to finish once the server is told to stop.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    writer: BatchWriter,
     writer_task: JoinHandle<()>,
 }
 
@@ -43,9 +59,9 @@ impl Application {
             click_flood_limit: settings.click_flood_limit,
             pixel_commission_max_minor: settings.pixel_commission_max_minor,
         };
-        let intake = Intake::new(store.clone(), writer, clock.clone(), metrics.clone(), intake_settings).await?;
-        let state = AppState { settings: Arc::new(settings), store, intake, clock, metrics };
-        Ok(Self { listener, state, writer_task })
+        let intake = Intake::new(store.clone(), writer.clone(), clock.clone(), metrics.clone(), intake_settings).await?;
+        let state = AppState { settings: Arc::new(settings), store, intake, clock, metrics, health: Default::default() };
+        Ok(Self { listener, state, writer, writer_task })
     }
 
     /// The bound address.
@@ -59,13 +75,138 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then drains queued clicks and events to disk.
+    ///
+    /// Each connection must send its request headers within [`HEADER_READ_TIMEOUT`] and each
+    /// request is answered within [`REQUEST_TIMEOUT`] (408 otherwise); at most `max_connections`
+    /// are served at once (the rest wait in the kernel's accept queue, so file descriptors cannot
+    /// run out); on shutdown, requests in flight get [`SHUTDOWN_GRACE`] to finish and idle or slow
+    /// connections are closed rather than waited for.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, state, writer_task } = self;
-        let app = routes::router(state);
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await?;
-        // The router (and with it every writer handle) is gone: the writer drains and stops.
-        writer_task.await?;
+        let Self { listener, state, writer, writer_task } = self;
+        let permits = Arc::new(Semaphore::new(state.settings.max_connections));
+        let per_ip = Arc::new(PerAddress::new(state.settings.max_connections_per_ip));
+        let app = routes::router(state).layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT));
+        let graceful = GracefulShutdown::new();
+        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                permit = permits.clone().acquire_owned() => permit?,
+                () = &mut shutdown => break,
+            };
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors, or a connection reset before accept: wait, go on.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let Some(slot) = per_ip.take(peer.ip()) else {
+                // One address holding this many connections at once is not a browser: close this one.
+                drop(stream);
+                continue;
+            };
+            let (app, in_flight) = (app.clone(), in_flight.clone());
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                let running = InFlight::start(&in_flight);
+                let response = app.clone().oneshot(request);
+                async move {
+                    let response = response.await;
+                    drop(running);
+                    response
+                }
+            });
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                let _ = connection.await;
+                drop((permit, slot));
+            });
+        }
+        drop(listener);
+        // Requests being answered get up to the grace period; connections that are idle or still
+        // sending their headers are not waited for.
+        let answered = async {
+            while in_flight.load(std::sync::atomic::Ordering::Acquire) > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::select! {
+            () = graceful.shutdown() => {}
+            () = answered => {}
+            () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("stopping with requests still in flight after the grace period"),
+        }
+        // Whatever was queued is committed before the process ends; requests still lingering on
+        // slow connections are refused from here on rather than acknowledged and lost.
+        drop(app);
+        writer.close(writer_task).await;
         Ok(())
+    }
+}
+
+/// A request being answered, counted until it is dropped.
+struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
+
+impl InFlight {
+    fn start(count: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Self(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// Connections held per peer address, each released when its connection ends.
+struct PerAddress {
+    limit: usize,
+    held: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+}
+
+/// One connection's place in [`PerAddress`].
+struct Slot {
+    owner: Arc<PerAddress>,
+    ip: std::net::IpAddr,
+}
+
+impl PerAddress {
+    fn new(limit: usize) -> Self {
+        Self { limit, held: Default::default() }
+    }
+
+    /// A place for a connection from `ip`, unless it holds `limit` already (0: no limit).
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<Slot> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let count = held.entry(ip).or_default();
+        if self.limit > 0 && *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(Slot { owner: self.clone(), ip })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut held = self.owner.held.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = held.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.ip);
+            }
+        }
     }
 }
 

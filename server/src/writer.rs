@@ -36,6 +36,8 @@ type Ack = oneshot::Sender<Result<(), WriteFailed>>;
 enum Message {
     Write(BatchWrite, Ack),
     Flush(oneshot::Sender<()>),
+    /// Commit what came before, then stop (the server is shutting down).
+    Close,
 }
 
 /// A handle to the writer task; cloning it is cheap.
@@ -68,6 +70,14 @@ impl BatchWriter {
         committed.await.unwrap_or(Err(WriteFailed::Stopped))
     }
 
+    /// Commits everything queued before this call, then stops the writer; later writes fail with
+    /// [`WriteFailed::Stopped`]. Resolves once the writer has stopped.
+    pub async fn close(&self, task: JoinHandle<()>) {
+        if self.tx.send(Message::Close).await.is_ok() {
+            let _ = task.await;
+        }
+    }
+
     /// Resolves once everything queued before this call is committed (or has failed).
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
@@ -81,6 +91,7 @@ async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics
     let mut writes = Vec::with_capacity(MAX_BATCH);
     let mut acks = Vec::with_capacity(MAX_BATCH);
     let mut flushes = Vec::new();
+    let mut closing = false;
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         while let Some(message) = next {
@@ -90,8 +101,9 @@ async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics
                     acks.push(ack);
                 }
                 Message::Flush(done) => flushes.push(done),
+                Message::Close => closing = true,
             }
-            next = if writes.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
+            next = if writes.len() < MAX_BATCH && !closing { rx.try_recv().ok() } else { None };
         }
         if !writes.is_empty() {
             let outcomes = commit(&store, &metrics, &writes).await;
@@ -102,6 +114,9 @@ async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics
         }
         for done in flushes.drain(..) {
             let _ = done.send(());
+        }
+        if closing {
+            return;
         }
     }
 }
@@ -117,6 +132,7 @@ async fn commit(store: &Store, metrics: &Metrics, writes: &[BatchWrite]) -> Vec<
             Ok(()) => Metrics::bump(&metrics.batch_writes),
             Err(e) if e.is_unavailable() => {
                 Metrics::bump(&metrics.batch_failures);
+                metrics.storage_failed();
                 tracing::error!(error = ?e, size = range.len(), "storage is unavailable; the batch is refused and its callers told");
                 for outcome in &mut outcomes[range] {
                     *outcome = Err(WriteFailed::Unavailable);

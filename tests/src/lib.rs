@@ -23,6 +23,8 @@ pub mod tls;
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// The admin key of test servers.
 pub const ADMIN_KEY: &str = "e2e-admin-key-0123456789";
+/// The `/metrics` bearer token of test servers.
+pub const METRICS_TOKEN: &str = "e2e-metrics-token-0123456789";
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -174,6 +176,7 @@ impl TrackServer {
             .env("REFTRACK_ALLOWED_ORIGINS", origins)
             .env("REFTRACK_SIGNING_SECRETS", SECRET)
             .env("REFTRACK_ADMIN_KEY", ADMIN_KEY)
+            .env("REFTRACK_METRICS_TOKEN", METRICS_TOKEN)
             .env("REFTRACK_WWW_DIR", root().join("www"))
             // Every test and load generator clicks from 127.0.0.1: a limit that is never reached
             // keeps the flood check on the click path (and in the benchmarks) without tripping it.

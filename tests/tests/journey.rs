@@ -111,7 +111,7 @@ async fn a_visitor_without_a_click_buys_unattributed_and_one_who_clicks_jane_the
     buy(lab, "walk-in@example.com").await;
     // The order reached the server (as unattributed) and nobody was credited.
     poll(30, "the walk-in order is recorded", || async {
-        let metrics = reqwest::get(lab.track.local("/metrics")).await?.text().await?;
+        let metrics = reqwest::Client::new().get(lab.track.local("/metrics")).bearer_auth(METRICS_TOKEN).send().await?.text().await?;
         Ok(metrics.contains("reftrack_orders_total 1\n").then_some(()))
     })
     .await

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod chart;
+pub mod csv_text;
 pub mod keys;
 pub mod payouts;
 pub mod report;

@@ -1,5 +1,6 @@
 //! Payout runs: what is due, booking it, and the CSV a merchant uploads to a payout provider.
 
+use super::csv_text::cell;
 use crate::domain::ledger::{self, PayoutPlan};
 use crate::store::{DbError, Store};
 use reftrack_protocol::{Currency, PartnerCode};
@@ -68,7 +69,7 @@ pub fn to_csv(lines: &[PayoutLine]) -> Result<String, csv::Error> {
     out.write_record(["partner", "name", "email", "amount", "currency", "payout_id"])?;
     for l in lines {
         let id = l.payout_id.map(|id| id.to_string()).unwrap_or_default();
-        out.write_record([l.partner.as_str(), &l.name, &l.email, &l.amount, l.currency.as_str(), &id])?;
+        out.write_record([l.partner.as_str(), &cell(&l.name), &cell(&l.email), &l.amount, l.currency.as_str(), &id])?;
     }
     let bytes = out.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -77,6 +78,23 @@ pub fn to_csv(lines: &[PayoutLine]) -> Result<String, csv::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partner_named_like_a_formula_is_written_as_text() {
+        let line = PayoutLine {
+            payout_id: Some(1),
+            partner: PartnerCode::parse("eve").unwrap(),
+            name: "=HYPERLINK(\"http://evil.example\",\"pay\")".into(),
+            email: "@eve@partners.example".into(),
+            currency: Currency::parse("USD").unwrap(),
+            amount_minor: 100,
+            amount: "1.00".into(),
+            entries: 1,
+        };
+        let csv = to_csv(&[line]).unwrap();
+        assert!(csv.contains("\"'=HYPERLINK("), "{csv}");
+        assert!(csv.contains(",'@eve@partners.example,"), "{csv}");
+    }
 
     #[test]
     fn the_csv_quotes_what_needs_quoting() {

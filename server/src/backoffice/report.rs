@@ -1,6 +1,7 @@
 //! What partners and the merchant see: figures, balances, fraud counts, commission structure and
 //! links, gathered from storage for the Partner Center, the admin view and their CSV export.
 
+use super::csv_text::cell;
 use crate::domain::fraud::Reason;
 use crate::domain::ledger::{self, Balance};
 use crate::domain::period::Period;
@@ -144,8 +145,8 @@ pub fn partner_rows_csv(rows: &[PartnerRow]) -> Result<String, csv::Error> {
             let f = &r.figures;
             let mut record = vec![
                 r.partner.to_string(),
-                r.name.clone(),
-                r.email.to_string(),
+                cell(&r.name).into_owned(),
+                cell(r.email.as_str()).into_owned(),
                 r.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
                 f.hits.to_string(),
                 f.opt_ins.to_string(),

@@ -41,27 +41,34 @@ pub fn commission(order: &CanonicalOrder, terms: &Terms) -> i64 {
     if order.items.is_empty() {
         return match terms.default {
             Rate::Bps(bps) => apply_bps(order.total_minor, bps),
-            Rate::Flat(flat) => flat,
+            Rate::Flat(flat) => clamp_amount(i128::from(flat)),
         };
     }
-    let mut total = 0i64;
+    // Summed wide: flat amounts per unit times quantities can exceed 64 bits before the cap.
+    let mut total = 0i128;
     let mut any_default_line = false;
     for (item, line_amount) in order.items.iter().zip(order.net_line_amounts()) {
         match terms.products.get(&item.sku) {
-            Some(Rate::Bps(bps)) => total += apply_bps(line_amount, *bps),
-            Some(Rate::Flat(flat)) => total += flat.saturating_mul(item.quantity),
+            Some(Rate::Bps(bps)) => total += i128::from(apply_bps(line_amount, *bps)),
+            Some(Rate::Flat(flat)) => total += i128::from(*flat) * i128::from(item.quantity),
             None => {
                 any_default_line = true;
                 if let Rate::Bps(bps) = terms.default {
-                    total += apply_bps(line_amount, bps);
+                    total += i128::from(apply_bps(line_amount, bps));
                 }
             }
         }
     }
     if let (true, Rate::Flat(flat)) = (any_default_line, terms.default) {
-        total += flat;
+        total += i128::from(flat);
     }
-    total
+    clamp_amount(total)
+}
+
+/// An amount within what the ledger holds (0 to 10^12 minor units): commissions are never
+/// negative and never beyond what any amount may be.
+fn clamp_amount(amount: i128) -> i64 {
+    amount.clamp(0, i128::from(reftrack_protocol::MAX_AMOUNT_MINOR)) as i64
 }
 
 /// The clawback a new refund causes for one commission: the pro-rata share of the commission for
@@ -156,6 +163,13 @@ mod tests {
         o.total_minor = 9900 - 900 + 500 + 800;
         o.validate().unwrap();
         assert_eq!(commission(&o, &terms(Rate::Bps(3000), &[])), 2700);
+    }
+
+    #[test]
+    fn a_flat_amount_per_unit_never_overflows_and_is_capped() {
+        let t = terms(Rate::Bps(0), &[("kit", Rate::Flat(reftrack_protocol::MAX_AMOUNT_MINOR))]);
+        let o = order(&[("kit", 1_000_000, 1)]);
+        assert_eq!(commission(&o, &t), reftrack_protocol::MAX_AMOUNT_MINOR);
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub fn verify_signed(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Resu
 }
 
 /// The bearer token, whatever the case of the scheme (RFC 9110: schemes are case-insensitive).
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim_start();
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

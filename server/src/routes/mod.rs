@@ -99,6 +99,9 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
     let response = next.run(request).await;
     if let Some(RejectReason(reason)) = response.extensions().get::<RejectReason>() {
         state.metrics.reject(reason);
+        if *reason == "storage_unavailable" {
+            state.metrics.storage_failed();
+        }
     }
     response
 }

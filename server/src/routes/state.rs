@@ -16,4 +16,6 @@ pub struct AppState {
     pub intake: Intake,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
+    /// When the health probe last wrote, and whether it could.
+    pub health: Arc<std::sync::Mutex<Option<(i64, bool)>>>,
 }

@@ -135,7 +135,7 @@ impl Store {
     /// `postgres://…`) and applies migrations (serialised across servers on PostgreSQL).
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
-        let shown = redact(url);
+        let shown = crate::configuration::redact(url);
         if url.starts_with("sqlite:") {
             let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
             let pool = sqlite_pool(&url, 8, "FULL").await.with_context(|| format!("opening {shown}"))?;
@@ -172,10 +172,17 @@ impl Store {
         Tx::begin(&self.batch_pool, self.dialect).await
     }
 
-    /// Whether the database answers a read.
-    pub async fn ping(&self) -> Result<(), DbError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+    /// Whether the database takes a write now: one tiny committed row (a full disk, a lost
+    /// connection or a read-only file fail here as they would for an order).
+    pub async fn probe_write(&self, now_ms: i64) -> Result<(), DbError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO server_secrets (name, value) VALUES ('health_probe', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(now_ms.to_string())
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await
     }
 }
 
@@ -240,17 +247,6 @@ async fn sqlite_pool(url: &str, connections: u32, sync: &'static str) -> Result<
         .await
 }
 
-/// The URL with any password replaced, for logs and errors.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("REDACTED"));
-            parsed.into()
-        }
-        _ => url.to_owned(),
-    }
-}
-
 /// Until migrations were numbered alike, PostgreSQL's `0002` was SQLite's `0003` (programs, tiers,
 /// payouts, fraud). A database migrated then has that migration recorded as version 2: record it
 /// as version 3, its number now, so the no-op version 2 runs and nothing is applied twice.
@@ -266,7 +262,7 @@ async fn renumber_legacy_postgres(pool: &AnyPool) -> Result<(), sqlx::Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use crate::configuration::redact;
 
     #[test]
     fn passwords_never_appear_in_a_shown_url() {

@@ -13,6 +13,18 @@ async fn health_and_metrics_answer() {
 }
 
 #[tokio::test]
+async fn metrics_are_only_for_the_bearer_of_the_metrics_token() {
+    let app = spawn_app().await;
+    let r = app.follow("/metrics").await;
+    assert_eq!((r.status().as_u16(), error_code(r).await), (401, "missing_metrics_token".to_owned()));
+    let r = app.client.get(app.url("/metrics")).bearer_auth("guess").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let off = spawn_app_with(&[("REFTRACK_METRICS_TOKEN", "")]).await;
+    let r = off.follow("/metrics").await;
+    assert_eq!((r.status().as_u16(), error_code(r).await), (404, "metrics_off".to_owned()), "no token configured: metrics are off");
+}
+
+#[tokio::test]
 async fn unknown_routes_get_a_json_404() {
     let app = spawn_app().await;
     let r = app.follow("/v2/whatever").await;

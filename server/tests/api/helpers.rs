@@ -12,6 +12,7 @@ use tempfile::TempDir;
 
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 pub const MERCHANT_ORIGIN: &str = "https://www.merchant.test";
 pub const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 
@@ -112,6 +113,7 @@ pub async fn spawn_app_at(dir: TempDir, database_url: String, env: &[(&str, &str
         .env("REFTRACK_DATABASE_URL", &database_url)
         .env("REFTRACK_SIGNING_SECRETS", SECRET)
         .env("REFTRACK_ADMIN_KEY", ADMIN_KEY)
+        .env("REFTRACK_METRICS_TOKEN", METRICS_TOKEN)
         .env("REFTRACK_ALLOWED_ORIGINS", MERCHANT_ORIGIN)
         .env("REFTRACK_WWW_DIR", &www)
         .env("RUST_LOG", "warn")
@@ -151,6 +153,35 @@ pub async fn spawn_seeded_app() -> TestApp {
 }
 
 impl TestApp {
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("a server process").id()
+    }
+
+    /// Kills the server process at once (SIGKILL: what an out-of-memory kill does).
+    pub fn kill_now(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Asks the server to stop (SIGTERM) and waits for it to exit, answering how long that took.
+    pub fn terminate(&mut self) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().unwrap();
+        assert!(status.success());
+        let _ = self.child.as_mut().unwrap().wait();
+        started.elapsed()
+    }
+
+    /// The server process's resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
     /// Now, in unix seconds, by the app's clock.
     pub fn now(&self) -> i64 {
         self.clock.as_ref().map_or_else(now, Clock::now_secs)
@@ -232,7 +263,9 @@ impl TestApp {
     }
 
     pub async fn metrics(&self) -> String {
-        self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap()
+        let r = self.client.get(self.url("/metrics")).bearer_auth(METRICS_TOKEN).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
     }
 }
 

@@ -7,6 +7,7 @@ mod helpers;
 mod admin;
 mod attacks;
 mod commissions;
+mod durability;
 mod events;
 mod fraud;
 mod health;
