@@ -188,4 +188,67 @@ mod tests {
         let plan = plan_refund(&single("r", 1000), &facts).unwrap();
         assert_eq!((plan.clawback_minor, plan.refunded_minor), (270, 9900));
     }
+
+    /// One money movement as a cart may report it: a refund of its own, a refunded total, or
+    /// both for the same money.
+    #[derive(Debug, Clone)]
+    enum Report {
+        Single(i64),
+        Both(i64),
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// Whatever the partial refunds, and however their reports are duplicated, mixed (one by
+        /// one and as totals) and shuffled, the clawed-back total is the refunded share.
+        #[test]
+        fn the_clawback_is_the_refunded_share_whatever_the_order_and_repetition_of_deliveries(
+            earned in 1i64..100_000,
+            total in 1i64..1_000_000,
+            parts in proptest::collection::vec(1i64..1_000, 1..6),
+            both in proptest::collection::vec(proptest::bool::ANY, 6),
+            replays in proptest::collection::vec(0usize..12, 0..8),
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            // The cart's refunds, each some share of the total, never more than the order.
+            let scale = parts.iter().sum::<i64>().max(1);
+            let mut amounts: Vec<i64> = parts.iter().map(|p| total * p / (scale * 2)).filter(|a| *a > 0).collect();
+            if amounts.is_empty() { amounts.push(1); }
+            let refunded: i64 = amounts.iter().sum();
+            let reports: Vec<Report> =
+                amounts.iter().zip(&both).map(|(a, b)| if *b { Report::Both(*a) } else { Report::Single(*a) }).collect();
+            // The deliveries: each single refund, and after each "both" a running total too.
+            let mut deliveries = Vec::new();
+            let mut so_far = 0;
+            for (n, report) in reports.iter().enumerate() {
+                let (Report::Single(a) | Report::Both(a)) = report;
+                so_far += a;
+                deliveries.push(single(&format!("r{n}"), *a));
+                if matches!(report, Report::Both(_)) {
+                    deliveries.push(self::total(&format!("t{so_far}"), so_far));
+                }
+            }
+            for r in &replays {
+                let again = deliveries[r % deliveries.len()].clone();
+                deliveries.push(again);
+            }
+            // Shuffle deterministically from the seed.
+            let mut state = seed | 1;
+            for i in (1..deliveries.len()).rev() {
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+                deliveries.swap(i, (state % (i as u64 + 1)) as usize);
+            }
+            // Apply as the store does: a refund id seen before is a replay and changes nothing.
+            let mut facts = RefundFacts { total_minor: total, refunded: Refunded::default(), earnings: vec![earning(earned)] };
+            let mut seen = std::collections::HashSet::new();
+            for r in &deliveries {
+                if !seen.insert(r.refund_id.clone()) { continue; }
+                let plan = plan_refund(r, &facts).unwrap();
+                facts.refunded = facts.refunded.with(r);
+                facts.earnings[0].clawed_minor += plan.clawback_minor;
+            }
+            let expected = ((i128::from(earned) * i128::from(refunded) * 2 + i128::from(total)) / (i128::from(total) * 2)) as i64;
+            proptest::prop_assert_eq!(facts.earnings[0].clawed_minor, expected);
+        }
+    }
 }
