@@ -43,6 +43,16 @@ enum Command {
     /// Pay partners their approved commissions.
     #[command(subcommand)]
     Payouts(PayoutsCommand),
+    /// The report rollups (figures per partner and day).
+    #[command(subcommand)]
+    Rollups(RollupsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RollupsCommand {
+    /// Recompute every rollup from the raw clicks, leads, orders and ledger (after loading data
+    /// into the database by hand, or to check them).
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]
@@ -263,6 +273,11 @@ impl Cli {
                     None => print_json(&lines)?,
                 }
                 Ok(())
+            }
+            Command::Rollups(RollupsCommand::Rebuild) => {
+                let store = Store::connect(&url).await?;
+                store.rebuild_rollups().await?;
+                print_json(&serde_json::json!({ "rebuilt": true }))
             }
             Command::Keys(cmd) => {
                 let store = Store::connect(&url).await?;

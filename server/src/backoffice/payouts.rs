@@ -22,7 +22,7 @@ pub struct PayoutLine {
 }
 
 async fn plans(store: &Store, min_balance_minor: i64, now_ms: i64) -> Result<Vec<PayoutPlan>, DbError> {
-    let entries: Vec<ledger::Entry> = store.ledger_entries(None).await?.iter().map(|r| r.entry()).collect();
+    let entries: Vec<ledger::Entry> = store.unpaid_entries().await?.iter().map(|r| r.entry()).collect();
     Ok(ledger::plan_payouts(&entries, min_balance_minor, now_ms))
 }
 

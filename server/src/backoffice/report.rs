@@ -3,7 +3,7 @@
 
 use super::csv_text::cell;
 use crate::domain::fraud::Reason;
-use crate::domain::ledger::{self, Balance};
+use crate::domain::ledger::Balance;
 use crate::domain::period::Period;
 use crate::store::{DayFigures, DbError, FigureRow, Figures, Link, ProductOverride, ProductSold, Program, Store};
 use reftrack_protocol::{Email, LinkCode, PartnerCode, ProgramCode, SubId};
@@ -68,7 +68,7 @@ pub fn summarise(partner: PartnerCode, rows: &[FigureRow]) -> Stats {
 
 /// Fraud signals by reason, every reason present (zero when none).
 pub async fn fraud_counts(store: &Store, partner: Option<&str>, period: Period) -> Result<BTreeMap<String, i64>, DbError> {
-    let mut counts: BTreeMap<String, i64> = Reason::ALL.iter().map(|r| (r.as_str().to_owned(), 0)).collect();
+    let mut counts = every_reason();
     for (reason, n) in store.fraud_counts(partner, period.from_ms, period.to_ms).await? {
         counts.insert(reason, n);
     }
@@ -77,8 +77,7 @@ pub async fn fraud_counts(store: &Store, partner: Option<&str>, period: Period) 
 
 /// A partner's balances now, per currency.
 pub async fn balances(store: &Store, partner: &str, now_ms: i64) -> Result<Vec<Balance>, DbError> {
-    let entries: Vec<ledger::Entry> = store.ledger_entries(Some(partner)).await?.iter().map(|r| r.entry()).collect();
-    Ok(ledger::balances(&entries, now_ms))
+    Ok(store.balances(Some(partner), now_ms).await?.into_iter().map(|(_, b)| b).collect())
 }
 
 /// One row of the merchant's partner report.
@@ -94,22 +93,37 @@ pub struct PartnerRow {
     pub fraud: BTreeMap<String, i64>,
 }
 
-/// Every partner with the figures of the period, balances now and fraud counts.
+/// Every partner with the figures of the period, balances now and fraud counts: a few grouped
+/// queries, however many partners there are.
 pub async fn partner_rows(store: &Store, period: Period, now_ms: i64) -> Result<Vec<PartnerRow>, DbError> {
-    let mut rows = Vec::new();
-    for p in store.partners().await? {
-        let figures = store.figures(p.code.as_str(), period.from_ms, period.to_ms).await?;
-        rows.push(PartnerRow {
-            figures: summarise(p.code.clone(), &figures).total,
-            balances: balances(store, p.code.as_str(), now_ms).await?,
-            fraud: fraud_counts(store, Some(p.code.as_str()), period).await?,
+    let mut figures = store.figures_by_partner(period.from_ms, period.to_ms).await?;
+    let mut balances: BTreeMap<PartnerCode, Vec<Balance>> = BTreeMap::new();
+    for (partner, b) in store.balances(None, now_ms).await? {
+        balances.entry(partner).or_default().push(b);
+    }
+    let mut fraud: BTreeMap<PartnerCode, BTreeMap<String, i64>> = BTreeMap::new();
+    for (partner, reason, n) in store.fraud_counts_by_partner(period.from_ms, period.to_ms).await? {
+        fraud.entry(partner).or_insert_with(every_reason).insert(reason, n);
+    }
+    Ok(store
+        .partners()
+        .await?
+        .into_iter()
+        .map(|p| PartnerRow {
+            figures: figures.remove(&p.code).unwrap_or_default(),
+            balances: balances.remove(&p.code).unwrap_or_default(),
+            fraud: fraud.remove(&p.code).unwrap_or_else(every_reason),
             partner: p.code,
             name: p.name,
             email: p.email,
             parent: p.parent,
-        });
-    }
-    Ok(rows)
+        })
+        .collect())
+}
+
+/// Every fraud reason at zero.
+fn every_reason() -> BTreeMap<String, i64> {
+    Reason::ALL.iter().map(|r| (r.as_str().to_owned(), 0)).collect()
 }
 
 /// The partner report as CSV: one line per partner and currency of their balance (one line with

@@ -46,10 +46,8 @@ pub struct LedgerView {
 /// The partner's balances and ledger entries, newest first.
 pub async fn ledger(State(state): State<AppState>, Path(code): Path<String>, headers: HeaderMap) -> Result<Json<LedgerView>, ApiError> {
     let partner = authorised(&state, &headers, &code).await?;
-    let records = state.store.ledger_entries(Some(&code)).await?;
-    let entries: Vec<_> = records.iter().map(LedgerRecord::entry).collect();
-    let balances = crate::domain::ledger::balances(&entries, state.clock.now_ms());
-    let entries = records.into_iter().rev().take(MAX_ENTRIES).collect();
+    let balances = report::balances(&state.store, &code, state.clock.now_ms()).await?;
+    let entries = state.store.recent_ledger_entries(&code, MAX_ENTRIES as i64).await?;
     Ok(Json(LedgerView { partner, balances, entries }))
 }
 

@@ -2,6 +2,7 @@
 
 use super::rows::{first_column, flag, parsed, parsed_opt};
 use super::{DbError, KeyGrant, Link, Partner, ProductOverride, Program, Store, Tx};
+use reftrack_protocol::ProgramCode;
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
@@ -125,10 +126,21 @@ impl Store {
     }
 
     pub async fn partners(&self) -> Result<Vec<Partner>, DbError> {
-        let codes: Vec<String> = sqlx::query_scalar("SELECT code FROM partners ORDER BY code").fetch_all(&self.pool).await?;
-        let mut out = Vec::with_capacity(codes.len());
-        for code in codes {
-            out.extend(self.partner(&code).await?);
+        let rows = sqlx::query("SELECT * FROM partners ORDER BY code").fetch_all(&self.pool).await?;
+        let mut programs: std::collections::HashMap<String, Vec<ProgramCode>> = std::collections::HashMap::new();
+        for r in sqlx::query("SELECT partner_code, program_code FROM partner_programs ORDER BY program_code").fetch_all(&self.pool).await? {
+            programs.entry(r.try_get("partner_code")?).or_default().push(parsed(&r, "program_code")?);
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let code: String = row.try_get("code")?;
+            out.push(Partner {
+                programs: programs.remove(&code).unwrap_or_default(),
+                code: parsed(row, "code")?,
+                name: row.try_get("name")?,
+                email: parsed(row, "email")?,
+                parent: parsed_opt(row, "parent_code")?,
+            });
         }
         Ok(out)
     }

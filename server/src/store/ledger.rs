@@ -1,6 +1,7 @@
 //! The ledger, the only record of money: entries booked with orders and refunds, read for
 //! balances, and payout runs that mark entries paid.
 
+use super::rollups::{self, Deltas};
 use super::rows::{parsed, parsed_opt};
 use super::{DbError, LedgerRecord, Payout, Store, Tx};
 use crate::domain::ledger::{Booking, PayoutPlan};
@@ -29,9 +30,10 @@ impl FromRow<'_, AnyRow> for LedgerRecord {
     }
 }
 
-/// Books entries for an order (or one of its refunds).
+/// Books entries for an order (or one of its refunds), counting them into `deltas`.
 pub(super) async fn insert_bookings(
     tx: &mut Tx,
+    deltas: &mut Deltas,
     order_id: &str,
     refund_id: Option<&str>,
     currency: &Currency,
@@ -39,6 +41,8 @@ pub(super) async fn insert_bookings(
     bookings: &[Booking],
 ) -> Result<(), DbError> {
     for e in bookings {
+        let key = rollups::key(e.partner.as_str(), at_ms, e.link.as_ref().map(|l| l.as_str()), e.sub_id.as_ref().map(|s| s.as_str()));
+        deltas.ledger(e.partner.as_str(), currency.as_str(), e.kind, e.amount_minor, key);
         sqlx::query(
             "INSERT INTO ledger (partner_code, order_id, refund_id, kind, amount_minor, currency, link_code, sub_id, at_ms,
                                  role, program_code, available_at_ms)
@@ -67,6 +71,22 @@ impl Store {
     pub async fn ledger_entries(&self, partner: Option<&str>) -> Result<Vec<LedgerRecord>, DbError> {
         Ok(sqlx::query_as("SELECT * FROM ledger WHERE (CAST($1 AS TEXT) IS NULL OR partner_code = $1) ORDER BY at_ms, id")
             .bind(partner)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// A partner's newest `limit` entries, newest first.
+    pub async fn recent_ledger_entries(&self, partner: &str, limit: i64) -> Result<Vec<LedgerRecord>, DbError> {
+        Ok(sqlx::query_as("SELECT * FROM ledger WHERE partner_code = $1 ORDER BY at_ms DESC, id DESC LIMIT $2")
+            .bind(partner)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// The entries not paid yet (what a payout run may pay), oldest first.
+    pub async fn unpaid_entries(&self) -> Result<Vec<LedgerRecord>, DbError> {
+        Ok(sqlx::query_as("SELECT * FROM ledger WHERE payout_id IS NULL AND kind <> 'payout' ORDER BY at_ms, id")
             .fetch_all(&self.pool)
             .await?)
     }
@@ -111,6 +131,15 @@ impl Store {
             .bind(id)
             .execute(tx.conn())
             .await?;
+            let mut deltas = Deltas::default();
+            deltas.ledger(
+                plan.partner.as_str(),
+                plan.currency.as_str(),
+                crate::domain::ledger::Kind::Payout,
+                -plan.amount_minor,
+                rollups::key("", 0, None, None),
+            );
+            deltas.apply(&mut tx).await?;
             out.push(Payout {
                 id,
                 partner: plan.partner.clone(),

@@ -17,6 +17,7 @@ mod orders;
 mod records;
 mod refunds;
 mod reports;
+mod rollups;
 mod rows;
 mod tracking;
 
@@ -141,7 +142,9 @@ impl Store {
             let pool = sqlite_pool(&url, 8, "FULL").await.with_context(|| format!("opening {shown}"))?;
             SQLITE_MIGRATIONS.run(&pool).await.context("applying SQLite migrations")?;
             let batch_pool = sqlite_pool(&url, 1, "NORMAL").await.with_context(|| format!("opening {shown}"))?;
-            return Ok(Self { pool, batch_pool, dialect: Dialect::Sqlite });
+            let store = Self { pool, batch_pool, dialect: Dialect::Sqlite };
+            store.build_rollups_once().await.context("building the report rollups")?;
+            return Ok(store);
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = AnyPoolOptions::new()
@@ -152,7 +155,9 @@ impl Store {
                 .with_context(|| format!("connecting to {shown}"))?;
             renumber_legacy_postgres(&pool).await.context("renumbering PostgreSQL migrations")?;
             POSTGRES_MIGRATIONS.run(&pool).await.context("applying PostgreSQL migrations")?;
-            return Ok(Self { batch_pool: pool.clone(), pool, dialect: Dialect::Postgres });
+            let store = Self { batch_pool: pool.clone(), pool, dialect: Dialect::Postgres };
+            store.build_rollups_once().await.context("building the report rollups")?;
+            return Ok(store);
         }
         anyhow::bail!("unsupported database URL {shown:?}: expected sqlite://FILE or postgres://…")
     }

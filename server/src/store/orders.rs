@@ -1,6 +1,7 @@
 //! Signed orders (with their lines, ledger entries and new contact, in one transaction), the
 //! earlier payments of a subscription, and signed leads.
 
+use super::rollups::{self, Daily, Deltas};
 use super::rows::{flag, parsed, parsed_opt};
 use super::tracking::{insert_contact, insert_fraud, insert_lead, unprefixed};
 use super::{DbError, NewLead, NewOrder, OrderAnswer, Recorded, Store, StoredAnswer, PIXEL_LEDGER_PREFIX};
@@ -56,6 +57,26 @@ impl Store {
         .bind(plan.reason().map(|r| r.as_str()))
         .execute(tx.conn())
         .await?;
+        let mut deltas = Deltas::default();
+        let occurred_at_ms = crate::domain::period::to_ms(order.occurred_at);
+        if let Some(t) = touch {
+            let key = rollups::key(
+                t.partner.as_str(),
+                occurred_at_ms,
+                t.link.as_ref().map(|l| l.as_str()),
+                t.sub_id.as_ref().map(|s| s.as_str()),
+            );
+            deltas.daily(key, Daily { orders: 1, revenue_minor: order.total_minor, ..Daily::default() });
+            let day = rollups::day_of(occurred_at_ms);
+            for item in &order.items {
+                let revenue = item.quantity.saturating_mul(item.unit_price_minor);
+                let key = (t.partner.to_string(), day, item.sku.clone(), order.currency.to_string());
+                deltas.product(key, &item.name, item.quantity, revenue);
+            }
+            if order.items.is_empty() {
+                deltas.product((t.partner.to_string(), day, String::new(), order.currency.to_string()), "", 1, order.total_minor);
+            }
+        }
         if let Some(signal) = &plan.fraud {
             insert_fraud(&mut tx, signal).await?;
         }
@@ -71,13 +92,38 @@ impl Store {
                 .await?;
         }
         // The signed order supersedes any commission booked on its pixel conversion.
-        sqlx::query("DELETE FROM ledger WHERE refund_id IS NULL AND order_id IN ($1, $2)")
-            .bind([PIXEL_LEDGER_PREFIX, order_id].concat())
-            .bind([PIXEL_LEDGER_PREFIX, unprefixed(order_id)].concat())
-            .execute(tx.conn())
-            .await?;
+        let superseded = sqlx::query(
+            "DELETE FROM ledger WHERE refund_id IS NULL AND order_id IN ($1, $2)
+             RETURNING partner_code, kind, amount_minor, currency, link_code, sub_id, at_ms",
+        )
+        .bind([PIXEL_LEDGER_PREFIX, order_id].concat())
+        .bind([PIXEL_LEDGER_PREFIX, unprefixed(order_id)].concat())
+        .fetch_all(tx.conn())
+        .await?;
+        for r in &superseded {
+            let (partner, currency): (String, String) = (r.try_get("partner_code")?, r.try_get("currency")?);
+            let (link, sub_id): (Option<String>, Option<String>) = (r.try_get("link_code")?, r.try_get("sub_id")?);
+            let key = rollups::key(&partner, r.try_get("at_ms")?, link.as_deref(), sub_id.as_deref());
+            deltas.ledger(&partner, &currency, parsed(r, "kind")?, -r.try_get::<i64, _>("amount_minor")?, key);
+        }
+        // Its pixel conversions are no longer unverified.
+        let confirmed = sqlx::query(
+            "SELECT partner_code, link_code, sub_id, at_ms FROM conversions
+             WHERE order_id IN ($1, $2) AND verified_order_id IS NULL AND partner_code IS NOT NULL",
+        )
+        .bind(order_id)
+        .bind(unprefixed(order_id))
+        .fetch_all(tx.conn())
+        .await?;
+        for r in &confirmed {
+            let (partner, link, sub_id): (String, Option<String>, Option<String>) =
+                (r.try_get("partner_code")?, r.try_get("link_code")?, r.try_get("sub_id")?);
+            let key = rollups::key(&partner, r.try_get("at_ms")?, link.as_deref(), sub_id.as_deref());
+            deltas.daily(key, Daily { unverified: -1, ..Daily::default() });
+        }
         super::ledger::insert_bookings(
             &mut tx,
+            &mut deltas,
             order_id,
             None,
             &order.currency,
@@ -93,6 +139,7 @@ impl Store {
             .bind(unprefixed(order_id))
             .execute(tx.conn())
             .await?;
+        deltas.apply(&mut tx).await?;
         tx.commit().await
     }
 
@@ -145,7 +192,9 @@ impl Store {
             let answer = StoredAnswer { body_hash: row.try_get("body_hash")?, response_json: row.try_get("response_json")? };
             return Ok(Recorded { answer, fresh: false });
         }
-        insert_lead(&mut tx, lead).await?;
+        let mut deltas = Deltas::default();
+        insert_lead(&mut tx, &mut deltas, lead).await?;
+        deltas.apply(&mut tx).await?;
         tx.commit().await?;
         Ok(Recorded { answer: answer.clone(), fresh: true })
     }

@@ -117,7 +117,10 @@ impl Store {
                 return Ok(RefundOutcome::Refused(refusal));
             }
         };
-        super::ledger::insert_bookings(&mut tx, order_id, Some(refund_id), &currency, occurred_at_ms, &decision.bookings).await?;
+        let mut deltas = super::rollups::Deltas::default();
+        super::ledger::insert_bookings(&mut tx, &mut deltas, order_id, Some(refund_id), &currency, occurred_at_ms, &decision.bookings)
+            .await?;
+        deltas.apply(&mut tx).await?;
         sqlx::query("UPDATE refunds SET response_json = $1 WHERE refund_id = $2")
             .bind(&decision.response_json)
             .bind(refund_id)

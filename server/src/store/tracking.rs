@@ -1,12 +1,13 @@
 //! What the batch writer commits — clicks, browser leads, conversions, fraud signals — and the
 //! reads of clicks, contacts and conversions that crediting needs.
 
+use super::rollups::{self, Daily, Deltas};
 use super::rows::{flag, parsed, parsed_opt, placeholders};
 use super::{BatchWrite, Click, DbError, NewConversion, NewLead, Store, Tx, PIXEL_LEDGER_PREFIX};
 use crate::domain::fraud::{Reason, Signal};
 use crate::domain::pixel::Claim;
 use crate::domain::plan::TouchFact;
-use reftrack_protocol::Email;
+use reftrack_protocol::{Email, PartnerCode};
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
@@ -55,11 +56,12 @@ impl Store {
     /// Writes clicks, browser leads, conversions and fraud signals in one transaction (group commit).
     pub async fn write_batch(&self, writes: &[BatchWrite]) -> Result<(), DbError> {
         let mut tx = self.write_batched().await?;
+        let mut deltas = Deltas::default();
         let clicks: Vec<&Click> = writes.iter().filter_map(|w| if let BatchWrite::Click(c) = w { Some(c) } else { None }).collect();
         for chunk in clicks.chunks(CLICKS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO clicks (id, link_code, partner_code, sub_id, program_code, at_ms, expires_at_ms, ip_hash, user_agent)
-                 VALUES {} ON CONFLICT (id) DO NOTHING",
+                 VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
                 placeholders(chunk.len(), 9)
             );
             let mut insert = sqlx::query(&sql);
@@ -75,16 +77,23 @@ impl Store {
                     .bind(c.ip_hash.as_deref())
                     .bind(c.user_agent.as_deref());
             }
-            insert.execute(tx.conn()).await?;
+            // Only clicks inserted now are counted (a retried batch finds its clicks there already).
+            let inserted: std::collections::HashSet<String> =
+                insert.fetch_all(tx.conn()).await?.iter().map(|r| r.get::<String, _>(0)).collect();
+            for c in chunk.iter().filter(|c| inserted.contains(c.id.as_str())) {
+                let key = rollups::key(c.partner.as_str(), c.at_ms, Some(c.link.as_str()), c.sub_id.as_ref().map(|s| s.as_str()));
+                deltas.daily(key, Daily { hits: 1, ..Daily::default() });
+            }
         }
         for write in writes {
             match write {
                 BatchWrite::Click(_) => {}
-                BatchWrite::Lead(lead) => insert_lead(&mut tx, lead).await?,
-                BatchWrite::Conversion(c) => insert_conversion(&mut tx, c).await?,
+                BatchWrite::Lead(lead) => insert_lead(&mut tx, &mut deltas, lead).await?,
+                BatchWrite::Conversion(c) => insert_conversion(&mut tx, &mut deltas, c).await?,
                 BatchWrite::Fraud(signal) => insert_fraud(&mut tx, signal).await?,
             }
         }
+        deltas.apply(&mut tx).await?;
         tx.commit().await
     }
 
@@ -143,7 +152,7 @@ impl Store {
 }
 
 /// One opt-in per partner and contact; the contact's lead partner if nobody brought them first.
-pub(super) async fn insert_lead(tx: &mut Tx, lead: &NewLead) -> Result<(), DbError> {
+pub(super) async fn insert_lead(tx: &mut Tx, deltas: &mut Deltas, lead: &NewLead) -> Result<(), DbError> {
     let click: Option<Click> = match &lead.click_id {
         Some(id) => sqlx::query_as("SELECT * FROM clicks WHERE id = $1").bind(id.as_str()).fetch_optional(tx.conn()).await?,
         None => None,
@@ -166,7 +175,7 @@ pub(super) async fn insert_lead(tx: &mut Tx, lead: &NewLead) -> Result<(), DbErr
         (None, None) => "",
     };
     let partner = touch.as_ref().map(|t| t.partner.as_str());
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO leads (partner_key, contact_key, partner_code, click_id, link_code, sub_id, email, page, source, at_ms)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (partner_key, contact_key) DO NOTHING",
     )
@@ -181,7 +190,13 @@ pub(super) async fn insert_lead(tx: &mut Tx, lead: &NewLead) -> Result<(), DbErr
     .bind(&lead.source)
     .bind(lead.at_ms)
     .execute(tx.conn())
-    .await?;
+    .await?
+    .rows_affected()
+        == 1;
+    if let (true, Some(t)) = (inserted, &touch) {
+        let key = rollups::key(t.partner.as_str(), lead.at_ms, t.link.as_ref().map(|l| l.as_str()), t.sub_id.as_ref().map(|s| s.as_str()));
+        deltas.daily(key, Daily { opt_ins: 1, ..Daily::default() });
+    }
     let bound_by_click: i64 = match (&lead.click_id, lead.binds_contact) {
         (Some(id), true) => {
             sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE click_id = $1").bind(id.as_str()).fetch_one(tx.conn()).await?
@@ -219,7 +234,7 @@ pub(super) async fn insert_contact(tx: &mut Tx, email: &Email, t: &TouchFact) ->
 
 /// A browser conversion: recorded once per order id (a second one is a duplicate), verified at once
 /// when its signed order is already here, and earning on its own only under a pixel-paying program.
-async fn insert_conversion(tx: &mut Tx, c: &NewConversion) -> Result<(), DbError> {
+async fn insert_conversion(tx: &mut Tx, deltas: &mut Deltas, c: &NewConversion) -> Result<(), DbError> {
     let order_id = c.order_id.as_str();
     let inserted = sqlx::query(
         "INSERT INTO conversions (order_id, amount_minor, currency, click_id, partner_code, link_code, sub_id, at_ms, verified_order_id)
@@ -238,13 +253,18 @@ async fn insert_conversion(tx: &mut Tx, c: &NewConversion) -> Result<(), DbError
     .await?
     .rows_affected()
         == 1;
-    let stored = sqlx::query("SELECT click_id, partner_code, link_code, verified_order_id FROM conversions WHERE order_id = $1")
+    let stored = sqlx::query("SELECT click_id, partner_code, link_code, sub_id, verified_order_id FROM conversions WHERE order_id = $1")
         .bind(order_id)
         .fetch_one(tx.conn())
         .await?;
     let partner = parsed_opt(&stored, "partner_code")?;
     let verified: Option<String> = stored.try_get("verified_order_id")?;
     let first_click: Option<String> = stored.try_get("click_id")?;
+    if let (true, Some(partner), None) = (inserted, &partner, &verified) {
+        let (link, sub_id): (Option<String>, Option<String>) = (stored.try_get("link_code")?, stored.try_get("sub_id")?);
+        let key = rollups::key(PartnerCode::as_str(partner), c.at_ms, link.as_deref(), sub_id.as_deref());
+        deltas.daily(key, Daily { unverified: 1, ..Daily::default() });
+    }
     // Another click claiming an order already claimed: neither claim stands.
     let contested = !inserted && c.click_id.as_ref().is_some_and(|new| first_click.as_deref().is_some_and(|first| first != new.as_str()));
     if contested {
@@ -270,7 +290,7 @@ async fn insert_conversion(tx: &mut Tx, c: &NewConversion) -> Result<(), DbError
     // Pixel-only programs earn on a new conversion that no signed order confirmed yet.
     if let (true, None, Some(credit)) = (inserted, verified, &c.pixel_credit) {
         let ledger_id = [PIXEL_LEDGER_PREFIX, order_id].concat();
-        super::ledger::insert_bookings(tx, &ledger_id, None, &c.currency, c.at_ms, std::slice::from_ref(credit.as_ref())).await?;
+        super::ledger::insert_bookings(tx, deltas, &ledger_id, None, &c.currency, c.at_ms, std::slice::from_ref(credit.as_ref())).await?;
     }
     Ok(())
 }

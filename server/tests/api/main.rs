@@ -18,5 +18,6 @@ mod orders;
 mod partner_center;
 mod payouts;
 mod refunds;
+mod rollups;
 mod stats;
 mod windows;
