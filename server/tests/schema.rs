@@ -66,6 +66,7 @@ async fn a_postgresql_database_migrated_under_the_old_numbering_is_renumbered_no
     // Rewind the record to what a server of the old numbering left: 0001, then the programs
     // migration recorded as version 2, and nothing after it.
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let fresh: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version").fetch_all(&mut conn).await.unwrap();
     sqlx::query("DELETE FROM _sqlx_migrations WHERE version IN (2, 4)").execute(&mut conn).await.unwrap();
     sqlx::query("UPDATE _sqlx_migrations SET version = 2 WHERE version = 3").execute(&mut conn).await.unwrap();
     sqlx::query("ALTER TABLE refunds DROP COLUMN kind, DROP COLUMN refunded_total_minor").execute(&mut conn).await.unwrap();
@@ -73,5 +74,6 @@ async fn a_postgresql_database_migrated_under_the_old_numbering_is_renumbered_no
     reftrack_server::store::Store::connect(&url).await.expect("the old database opens and is brought up to date");
     let versions: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version").fetch_all(&mut conn).await.unwrap();
-    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(versions, fresh, "every migration recorded once, under its number now");
+    assert_eq!(versions[..4], [1, 2, 3, 4]);
 }

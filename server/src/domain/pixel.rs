@@ -24,6 +24,8 @@ pub fn pixel_credit(click: &TouchFact, program: Option<&ProgramFact>, amount_min
         link: click.link.clone(),
         sub_id: click.sub_id.clone(),
         available_at_ms: at_ms.saturating_add(program.hold_days.saturating_mul(DAY_MS)),
+        reason: None,
+        reverses_id: None,
     })
 }
 
