@@ -40,7 +40,7 @@ impl Application {
         let (writer, writer_task) = BatchWriter::spawn(store.clone(), metrics.clone());
         let intake_settings = IntakeSettings { attribution: settings.attribution, click_flood_limit: settings.click_flood_limit };
         let intake = Intake::new(store.clone(), writer, clock.clone(), metrics.clone(), intake_settings);
-        let state = AppState { settings: Arc::new(settings), store, intake, clock, metrics };
+        let state = AppState { settings: Arc::new(settings), store, intake, clock, metrics, applications: AppState::application_limit() };
         Ok(Self { listener, state, writer_task })
     }
 

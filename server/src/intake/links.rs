@@ -85,6 +85,9 @@ async fn resolve(store: &Store, code: &str, aff: Option<&str>) -> Result<Route, 
         return uncredited("partner_not_allowed_on_link");
     }
     let Some(partner) = store.partner(partner_code.as_str()).await? else { return uncredited("unknown_partner") };
+    if !partner.active {
+        return uncredited("partner_deactivated");
+    }
     if !link.programs.is_empty() && !link.programs.iter().any(|p| partner.programs.contains(p)) {
         return uncredited("partner_not_allowed_on_link");
     }

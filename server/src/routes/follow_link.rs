@@ -51,7 +51,7 @@ fn is_prefetch(headers: &HeaderMap) -> bool {
 
 /// The visitor's IP: the last value of the configured proxy header (what the nearest proxy saw;
 /// earlier values are the client's to forge), else the connection's address.
-fn client_ip(settings: &crate::configuration::Settings, headers: &HeaderMap, peer: SocketAddr) -> String {
+pub(super) fn client_ip(settings: &crate::configuration::Settings, headers: &HeaderMap, peer: SocketAddr) -> String {
     let forwarded = settings.client_ip_header.as_deref().and_then(|name| headers.get_all(name).iter().next_back());
     let last = forwarded.and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next()).map(str::trim).filter(|v| !v.is_empty());
     match last {

@@ -2,10 +2,11 @@
 
 use crate::clock::Clock;
 use crate::configuration::Settings;
+use crate::domain::limit::RateLimit;
 use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::store::Store;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The application state shared by the handlers. Cloning it is cheap.
 #[derive(Clone)]
@@ -16,4 +17,21 @@ pub struct AppState {
     pub intake: Intake,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
+    /// Applications on the public sign-up page, per visitor.
+    pub applications: Arc<Mutex<RateLimit>>,
+}
+
+/// Applications one visitor may send per hour.
+pub const APPLICATIONS_PER_HOUR: usize = 5;
+
+impl AppState {
+    /// The tracking domain with its base path, where links and pages are reached.
+    pub fn base_url(&self) -> String {
+        format!("{}{}", self.settings.public_url.as_str().trim_end_matches('/'), self.settings.base_path)
+    }
+
+    /// The limit on sign-up applications.
+    pub fn application_limit() -> Arc<Mutex<RateLimit>> {
+        Arc::new(Mutex::new(RateLimit::new(APPLICATIONS_PER_HOUR, 3_600_000)))
+    }
 }

@@ -37,7 +37,7 @@ impl Store {
                      GROUP BY link_code, sub_id
                    UNION ALL
                    SELECT link_code, sub_id, 0, 0, 0, 0, 0,
-                          CAST(COALESCE(SUM(CASE WHEN kind = 'earned' THEN amount_minor END), 0) AS BIGINT),
+                          CAST(COALESCE(SUM(CASE WHEN kind IN ('earned', 'void', 'move') THEN amount_minor END), 0) AS BIGINT),
                           CAST(COALESCE(SUM(CASE WHEN kind = 'clawback' THEN -amount_minor END), 0) AS BIGINT)
                      FROM ledger WHERE partner_code = $1 AND at_ms >= $2 AND at_ms < $3 GROUP BY link_code, sub_id
                  ) AS figures GROUP BY link_code, sub_id ORDER BY link_code NULLS FIRST, sub_id NULLS FIRST",
@@ -81,7 +81,7 @@ impl Store {
                      FROM orders WHERE partner_code = $1 AND occurred_at_ms >= $2 AND occurred_at_ms < $3 GROUP BY 1
                    UNION ALL
                    SELECT at_ms / 86400000, 0, 0, 0, CAST(SUM(amount_minor) AS BIGINT)
-                     FROM ledger WHERE partner_code = $1 AND kind = 'earned' AND at_ms >= $2 AND at_ms < $3 GROUP BY 1
+                     FROM ledger WHERE partner_code = $1 AND kind IN ('earned', 'void', 'move') AND at_ms >= $2 AND at_ms < $3 GROUP BY 1
                  ) AS daily GROUP BY day ORDER BY day",
                 partner,
                 from_ms,
