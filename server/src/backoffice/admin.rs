@@ -249,19 +249,7 @@ pub(super) async fn product_of(store: &Store, o: ProductInput) -> Result<Product
     if sku.is_empty() || sku.len() > 128 || sku.chars().any(char::is_control) {
         return Err(invalid("sku", "must be 1–128 printable characters"));
     }
-    let owner = o.owner.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    match (o.rate_bps, o.flat_minor) {
-        (Some(rate), None) => {
-            bps("rate_bps", rate)?;
-        }
-        (None, Some(flat)) => {
-            amount("flat_minor", Some(flat))?;
-        }
-        // A product may name only its owner and earn the program's rate for the referrer.
-        (None, None) if owner.is_some() => {}
-        _ => return Err(invalid("rate_bps", "give either rate_bps (0–10000) or flat_minor (≥ 0)")),
-    }
-    let (owner, owner_bps) = match (owner, o.owner_bps) {
+    let (owner, owner_bps) = match (o.owner.as_deref().map(str::trim).filter(|s| !s.is_empty()), o.owner_bps) {
         (None, None) => (None, None),
         (Some(raw), Some(share)) => {
             let code = partner_code("owner", raw)?;
@@ -276,6 +264,17 @@ pub(super) async fn product_of(store: &Store, o: ProductInput) -> Result<Product
         (Some(_), None) => return Err(invalid("owner_bps", "give the owner's share (1–10000) with the owner")),
         (None, Some(_)) => return Err(invalid("owner", "name the owner partner with their share")),
     };
+    match (o.rate_bps, o.flat_minor) {
+        (Some(rate), None) => {
+            bps("rate_bps", rate)?;
+        }
+        (None, Some(flat)) => {
+            amount("flat_minor", Some(flat))?;
+        }
+        // A product may name only its owner and earn the program's rate for the referrer.
+        (None, None) if owner.is_some() => {}
+        _ => return Err(invalid("rate_bps", "give either rate_bps (0–10000) or flat_minor (≥ 0)")),
+    }
     Ok(ProductOverride { sku, rate_bps: o.rate_bps, flat_minor: o.flat_minor, owner, owner_bps })
 }
 

@@ -21,8 +21,8 @@ pub struct AppState {
     pub applications: Arc<Mutex<RateLimit>>,
 }
 
-/// Applications one visitor may send per hour.
-pub const APPLICATIONS_PER_HOUR: usize = 5;
+/// Applications one visitor may send per hour (refused ones count: they cost us too).
+pub const APPLICATIONS_PER_HOUR: usize = 10;
 
 impl AppState {
     /// The tracking domain with its base path, where links and pages are reached.

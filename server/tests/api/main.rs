@@ -5,7 +5,10 @@
 mod helpers;
 
 mod admin;
+mod applications;
+mod back_office;
 mod commissions;
+mod corrections;
 mod events;
 mod fraud;
 mod health;
@@ -13,8 +16,10 @@ mod leads;
 mod links;
 mod lookup;
 mod orders;
+mod owners;
 mod partner_center;
 mod payouts;
 mod refunds;
+mod resources;
 mod stats;
 mod windows;
