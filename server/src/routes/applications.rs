@@ -20,6 +20,12 @@ use serde_json::json;
 use sha2::Digest;
 use std::net::SocketAddr;
 
+/// `/partner/apply` → `/partner/apply/` (the page's folder; the files service alone would
+/// redirect to a path without `/partner`).
+pub async fn page(State(state): State<AppState>) -> axum::response::Redirect {
+    axum::response::Redirect::permanent(&format!("{}/partner/apply/", state.settings.base_path))
+}
+
 /// Whether the sign-up page takes applications.
 pub async fn status(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(json!({ "open": edits::settings(&state.store).await?.applications_open })))

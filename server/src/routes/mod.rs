@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .route("/reftrack_bg.wasm", get(snippet::wasm))
         .route("/reftrack.d.ts", get(snippet::types))
         .nest_service("/demo", ServeDir::new(www.join("demo")))
+        .route("/partner/apply", get(applications::page))
         .nest_service("/partner", ServeDir::new(www.join("partner")))
         .nest_service("/admin", ServeDir::new(www.join("admin")))
         .route("/healthz", get(health::healthz))
