@@ -1,11 +1,11 @@
 //! `reftrack demo`: seeds a demo program, partners and links (once), then serves and prints
 //! where to start.
 
-use crate::backoffice::admin::{self, AdminError, LinkInput, PartnerInput, ProgramInput};
+use crate::backoffice::admin::{self, AdminError, LinkInput, PartnerInput, ProductInput, ProgramInput};
 use crate::clock::Clock;
 use crate::configuration::{DatabaseArgs, ServeArgs, Settings};
 use crate::startup::{shutdown_signal, Application};
-use crate::store::{KeyGrant, ProductOverride, Store};
+use crate::store::{KeyGrant, Store};
 use reftrack_protocol::PartnerCode;
 
 /// The demo's signing secret when none is configured, so `/v1/orders` can be tried with a known
@@ -14,7 +14,7 @@ pub const DEMO_SIGNING_SECRET: &str = "whsec_ZGVtby1vbmx5LXNpZ25pbmctc2VjcmV0LTA
 
 fn ignore_exists<T>(r: Result<T, AdminError>) -> anyhow::Result<()> {
     match r {
-        Ok(_) | Err(AdminError::Exists(_)) => Ok(()),
+        Ok(_) | Err(AdminError::Taken { .. }) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
@@ -37,7 +37,12 @@ pub async fn seed(store: &Store, public_url: &str, now_ms: i64) -> anyhow::Resul
     };
     ignore_exists(admin::add_program(store, program, now_ms).await)?;
     ignore_exists(
-        admin::set_product(store, "standard", ProductOverride { sku: "ebook".into(), rate_bps: Some(5000), flat_minor: None }).await,
+        admin::set_product(
+            store,
+            "standard",
+            ProductInput { sku: "ebook".into(), rate_bps: Some(5000), flat_minor: None, owner: None, owner_bps: None },
+        )
+        .await,
     )?;
     // John joined through Jane, so she earns the tier-2 rate on his sales.
     for (code, name, parent) in [("jane", "Jane Partner", None), ("john", "John Partner", Some("jane"))] {

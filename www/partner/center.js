@@ -42,18 +42,38 @@
     var b = balances[0];
     var items = [
       ["earned", "Earned", b.earned_minor], ["pending", "Pending", b.pending_minor], ["approved", "Approved", b.approved_minor],
-      ["paid", "Paid", b.paid_minor], ["clawed_back", "Clawed back", b.clawed_back_minor], ["balance", "Balance", b.balance_minor]
-    ].map(function (x) { return { id: "bal-" + x[0], label: x[1], value: money(x[2], b.currency), negative: x[2] < 0 }; });
+      ["paid", "Paid", b.paid_minor], ["clawed_back", "Clawed back", b.clawed_back_minor]
+    ];
+    // Corrections by the merchant show only when there are some.
+    if (b.reversed_minor) items.push(["reversed", "Voided or moved", b.reversed_minor]);
+    if (b.adjusted_minor) items.push(["adjusted", "Adjustments", b.adjusted_minor]);
+    items.push(["balance", "Balance", b.balance_minor]);
+    items = items.map(function (x) { return { id: "bal-" + x[0], label: x[1], value: money(x[2], b.currency), negative: x[2] < 0 }; });
     figures($("ledger"), items);
     var others = balances.slice(1).map(function (o) { return o.currency + " balance " + money(o.balance_minor, o.currency); });
     $("ledger-note").textContent = (others.length ? others.join(" · ") + ". " : "") +
       "Commissions stay pending until the refund window after each order has passed; approved commissions are paid in the next payout run. A refund after a payout is deducted from what you earn next.";
     var now = Date.now();
-    table("entries", ["Date", "Order", "Why", "Amount", "State"], ledger.entries.slice(0, 50).map(function (e) {
+    var shown = ledger.entries.slice(0, 50);
+    rtui.table("entries", ["Date", "Order", "Why", "Amount", "State"], shown.map(function (e) {
       var st = e.kind === "payout" ? "payout #" + e.payout_id : e.payout_id ? "paid" : e.available_at_ms > now ? "pending until " + day(e.available_at_ms) : "approved";
-      var why = e.kind === "earned" ? e.role + " commission" : e.kind;
-      return [day(e.at_ms), e.kind === "payout" ? "—" : e.order_id, why, money(e.amount_minor, e.currency), st];
-    }), 3);
+      return [day(e.at_ms), e.kind === "payout" || e.kind === "adjustment" ? "—" : e.order_id, entryWhy(e), money(e.amount_minor, e.currency), st];
+    }), { text: 3, keys: shown.map(function (e) { return e.id; }), keyName: "data-entry", empty: "No ledger entries yet." });
+  }
+
+  // What an entry is, in the partner's words, with the merchant's reason when there is one.
+  function entryWhy(e) {
+    var because = e.reason ? ": " + e.reason : "";
+    switch (e.kind) {
+      case "earned": return (e.role === "owner" ? "product owner's share" : e.role + " commission") + (e.reason ? " (credited by hand" + because + ")" : "");
+      case "clawback": return "refund clawback" + (e.reason ? " (order credited by hand" + because + ")" : "");
+      case "void": return "commission voided" + because;
+      case "move": return "order moved to another partner" + because;
+      case "approval": return (e.amount_minor > 0 ? "approved early" : "taken out of pending (approved early)") + because;
+      case "adjustment": return (e.amount_minor > 0 ? "bonus" : "correction") + because;
+      case "payout": return "payout";
+      default: return e.kind;
+    }
   }
 
   function breakdown(rows, key) {
@@ -77,6 +97,9 @@
     var head = ["", "Hits", "Opt-ins", "Orders", "Opt-in rate", "Order rate", "Revenue", "Commission"];
     table("by-link", ["Link"].concat(head.slice(1)), breakdown(s.by_link, "link"));
     table("by-sub", ["SubID"].concat(head.slice(1)), breakdown(s.by_sub_id, "sub_id"));
+    var sources = s.opt_ins_by_source || [];
+    figures($("sources"), sources.map(function (x) { return { id: "src-" + x.source, label: x.source, value: x.opt_ins }; }));
+    if (!sources.length) $("sources").appendChild(el("p", "No opt-in in this period yet.", "hint"));
     table("products", ["Product", "Quantity", "Revenue"], s.products.map(function (p) {
       var name = p.sku ? (p.name ? p.name + " (" + p.sku + ")" : p.sku) : "Orders without line items";
       return [name, p.quantity, money(p.revenue_minor, p.currency)];
@@ -95,7 +118,8 @@
     var lines = [];
     lines.push(p.flat_minor != null ? "Sale commission: " + money(p.flat_minor) + " per order" : "Sale commission: " + pct(p.rate_bps) + " of each order");
     p.products.forEach(function (o) {
-      lines.push("· " + o.sku + ": " + (o.flat_minor != null ? money(o.flat_minor) + " per unit" : pct(o.rate_bps)));
+      var pays = o.flat_minor != null ? money(o.flat_minor) + " per unit" : o.rate_bps != null ? pct(o.rate_bps) : "the program's rate";
+      lines.push("· " + o.sku + ": " + pays + (o.owner ? " — you own it: you earn " + pct(o.owner_bps) + " of every sale of it, whoever referred the buyer" : ""));
     });
     if (p.lead_rate_bps != null) lines.push("Lead commission: " + pct(p.lead_rate_bps) + " when a contact you brought buys through another partner");
     if (p.lead_flat_minor != null) lines.push("Lead commission: " + money(p.lead_flat_minor) + " when a contact you brought buys through another partner");
@@ -170,6 +194,33 @@
     return q.length ? "?" + q.join("&") : "";
   }
 
+  function renderResources(list) {
+    var box = $("resources");
+    box.textContent = "";
+    $("resources-card").hidden = !list.length;
+    list.forEach(function (r) {
+      var card = el("div", null, "resource");
+      card.setAttribute("data-resource", r.id);
+      card.appendChild(el("strong", r.title));
+      if (r.kind === "banner" && r.image_src) { var img = document.createElement("img"); img.src = r.image_src; img.alt = r.title; card.appendChild(img); }
+      if (r.kind === "text") card.appendChild(el("p", r.text));
+      [["html", "HTML", r.html]].concat(r.kind === "text" ? [["text", "Text", r.text]] : []).forEach(function (x) {
+        var id = "res-" + r.id + "-" + x[0], label = el("label", x[1]), area = document.createElement("textarea");
+        label.htmlFor = id; area.id = id; area.className = x[0]; area.readOnly = true; area.rows = 3; area.value = x[2];
+        var copy = el("button", "Copy " + x[1], "btn secondary");
+        copy.type = "button";
+        copy.addEventListener("click", function () {
+          var done = function () { copy.textContent = "Copied"; setTimeout(function () { copy.textContent = "Copy " + x[1]; }, 1500); };
+          area.select();
+          if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(area.value).then(done, function () { if (document.execCommand("copy")) done(); });
+          else if (document.execCommand("copy")) done();
+        });
+        card.appendChild(label); card.appendChild(area); card.appendChild(copy);
+      });
+      box.appendChild(card);
+    });
+  }
+
   function refresh() {
     var base = "partners/" + encodeURIComponent(state.partner) + "/";
     return Promise.all([api(base + "ledger"), api(base + "stats" + range()), api(base + "chart.svg" + range(), true)])
@@ -207,6 +258,8 @@
       $("signout").hidden = false;
       return api("partners/" + encodeURIComponent(state.partner) + "/profile").then(function (profile) {
         renderProfile(profile);
+        // Resources change rarely: loaded once, so a selection in their fields is never lost.
+        api("partners/" + encodeURIComponent(state.partner) + "/resources").then(function (b) { renderResources(b.resources); }).catch(function () {});
         return refresh();
       });
     }).catch(fail);

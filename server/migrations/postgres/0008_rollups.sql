@@ -35,6 +35,8 @@ CREATE TABLE rollup_balances (
     currency TEXT NOT NULL,
     earned_minor BIGINT NOT NULL DEFAULT 0,
     clawed_back_minor BIGINT NOT NULL DEFAULT 0,
+    reversed_minor BIGINT NOT NULL DEFAULT 0,
+    adjusted_minor BIGINT NOT NULL DEFAULT 0,
     paid_minor BIGINT NOT NULL DEFAULT 0,
     balance_minor BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (partner_code, currency)

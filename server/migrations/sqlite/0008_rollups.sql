@@ -35,6 +35,8 @@ CREATE TABLE rollup_balances (
     currency TEXT NOT NULL,
     earned_minor INTEGER NOT NULL DEFAULT 0,
     clawed_back_minor INTEGER NOT NULL DEFAULT 0,
+    reversed_minor INTEGER NOT NULL DEFAULT 0,
+    adjusted_minor INTEGER NOT NULL DEFAULT 0,
     paid_minor INTEGER NOT NULL DEFAULT 0,
     balance_minor INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (partner_code, currency)

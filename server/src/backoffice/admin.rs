@@ -13,21 +13,34 @@ use serde::Deserialize;
 pub enum AdminError {
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
-    #[error("{0} already exists")]
-    Exists(String),
     #[error("{0} does not exist")]
     Missing(String),
+    /// What an input field names does not exist.
+    #[error("{field}: {what} does not exist")]
+    Unknown { field: &'static str, what: String },
+    /// What an input field names is taken.
+    #[error("{field}: {what} already exists")]
+    Taken { field: &'static str, what: String },
+    /// The change contradicts what was recorded (a paid commission, a decided application).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The public sign-up page is closed.
+    #[error("the merchant does not take applications here")]
+    Closed,
+    /// Too many attempts from one visitor.
+    #[error("too many attempts; try again in an hour")]
+    RateLimited,
     #[error(transparent)]
     Db(#[from] DbError),
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> AdminError {
+pub(super) fn invalid(field: &'static str, message: impl Into<String>) -> AdminError {
     AdminError::Invalid { field, message: message.into() }
 }
 
-fn conflict(what: String) -> impl FnOnce(DbError) -> AdminError {
+pub(super) fn conflict(field: &'static str, what: String) -> impl FnOnce(DbError) -> AdminError {
     move |e| match e {
-        DbError::Conflict(_) => AdminError::Exists(what),
+        DbError::Conflict(_) => AdminError::Taken { field, what },
         other => AdminError::Db(other),
     }
 }
@@ -57,6 +70,25 @@ pub struct ProgramInput {
     pub recurring: String,
     #[serde(default = "thirty")]
     pub hold_days: i64,
+}
+
+impl From<Program> for ProgramInput {
+    fn from(p: Program) -> Self {
+        ProgramInput {
+            code: p.code.to_string(),
+            name: p.name,
+            rate_bps: p.rate_bps,
+            flat_minor: p.flat_minor,
+            window_days: p.window_days,
+            pixel_commission: p.pixel_commission,
+            lead_rate_bps: p.lead_rate_bps,
+            lead_flat_minor: p.lead_flat_minor,
+            tier2_bps: p.tier2_bps,
+            tier3_bps: p.tier3_bps,
+            recurring: p.recurring.to_string(),
+            hold_days: p.hold_days,
+        }
+    }
 }
 
 fn every() -> String {
@@ -94,7 +126,7 @@ pub struct LinkInput {
     pub programs: Vec<String>,
 }
 
-fn bps(field: &'static str, value: i64) -> Result<i64, AdminError> {
+pub(super) fn bps(field: &'static str, value: i64) -> Result<i64, AdminError> {
     if (0..=10_000).contains(&value) {
         Ok(value)
     } else {
@@ -102,18 +134,18 @@ fn bps(field: &'static str, value: i64) -> Result<i64, AdminError> {
     }
 }
 
-fn amount(field: &'static str, value: Option<i64>) -> Result<Option<i64>, AdminError> {
+pub(super) fn amount(field: &'static str, value: Option<i64>) -> Result<Option<i64>, AdminError> {
     match value {
         Some(v) if !(0..=MAX_AMOUNT_MINOR).contains(&v) => Err(invalid(field, "must be 0–10^12 minor units")),
         other => Ok(other),
     }
 }
 
-fn program_code(field: &'static str, raw: &str) -> Result<ProgramCode, AdminError> {
+pub(super) fn program_code(field: &'static str, raw: &str) -> Result<ProgramCode, AdminError> {
     ProgramCode::parse(raw.trim()).map_err(|e| invalid(field, e.to_string()))
 }
 
-fn partner_code(field: &'static str, raw: &str) -> Result<PartnerCode, AdminError> {
+pub(super) fn partner_code(field: &'static str, raw: &str) -> Result<PartnerCode, AdminError> {
     PartnerCode::parse(raw.trim()).map_err(|e| invalid(field, e.to_string()))
 }
 
@@ -129,7 +161,7 @@ pub fn parse_destination(raw: &str) -> Result<String, AdminError> {
     Ok(url.into())
 }
 
-fn name(field: &'static str, raw: &str, fallback: &str) -> Result<String, AdminError> {
+pub(super) fn name(field: &'static str, raw: &str, fallback: &str) -> Result<String, AdminError> {
     let name = raw.trim();
     reftrack_protocol::check_text(field, name, 200).map_err(|e| invalid(field, e.to_string()))?;
     Ok(if name.is_empty() { fallback.to_owned() } else { name.to_owned() })
@@ -163,12 +195,12 @@ pub fn program_of(p: ProgramInput) -> Result<Program, AdminError> {
     })
 }
 
-async fn programs_exist(store: &Store, raw: &[String]) -> Result<Vec<ProgramCode>, AdminError> {
+pub(super) async fn programs_exist(store: &Store, raw: &[String]) -> Result<Vec<ProgramCode>, AdminError> {
     let mut codes = Vec::with_capacity(raw.len());
     for p in raw {
         let code = program_code("programs", p)?;
         if store.program(code.as_str()).await?.is_none() {
-            return Err(AdminError::Missing(format!("program {code}")));
+            return Err(AdminError::Unknown { field: "programs", what: format!("program {code}") });
         }
         codes.push(code);
     }
@@ -180,19 +212,58 @@ async fn programs_exist(store: &Store, raw: &[String]) -> Result<Vec<ProgramCode
 /// Adds a program after checking its terms.
 pub async fn add_program(store: &Store, input: ProgramInput, now_ms: i64) -> Result<Program, AdminError> {
     let p = program_of(input)?;
-    store.add_program(&p, now_ms).await.map_err(conflict(format!("program {}", p.code)))?;
+    store.add_program(&p, now_ms).await.map_err(conflict("code", format!("program {}", p.code)))?;
     Ok(p)
 }
 
-/// Sets a product's rate or flat amount within a program.
-pub async fn set_product(store: &Store, program: &str, o: ProductOverride) -> Result<ProductOverride, AdminError> {
-    if store.program(program).await?.is_none() {
-        return Err(AdminError::Missing(format!("program {program}")));
+/// A product override as given: its rate or flat amount, and its owner and their share.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    pub sku: String,
+    #[serde(default)]
+    pub rate_bps: Option<i64>,
+    #[serde(default)]
+    pub flat_minor: Option<i64>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub owner_bps: Option<i64>,
+}
+
+impl From<ProductOverride> for ProductInput {
+    fn from(o: ProductOverride) -> Self {
+        ProductInput {
+            sku: o.sku,
+            rate_bps: o.rate_bps,
+            flat_minor: o.flat_minor,
+            owner: o.owner.map(String::from),
+            owner_bps: o.owner_bps,
+        }
     }
+}
+
+/// Checks a product override, the owner included (who must exist).
+pub(super) async fn product_of(store: &Store, o: ProductInput) -> Result<ProductOverride, AdminError> {
     let sku = o.sku.trim().to_owned();
     if sku.is_empty() || sku.len() > 128 || sku.chars().any(char::is_control) {
         return Err(invalid("sku", "must be 1–128 printable characters"));
     }
+    let (owner, owner_bps) = match (o.owner.as_deref().map(str::trim).filter(|s| !s.is_empty()), o.owner_bps) {
+        (None, None) => (None, None),
+        (Some(raw), Some(share)) => {
+            let code = partner_code("owner", raw)?;
+            if !(1..=10_000).contains(&share) {
+                return Err(invalid("owner_bps", "the owner's share must be 1–10000 (100 % = 10000)"));
+            }
+            if store.partner(code.as_str()).await?.is_none() {
+                return Err(AdminError::Unknown { field: "owner", what: format!("partner {code}") });
+            }
+            (Some(code), Some(share))
+        }
+        (Some(_), None) => return Err(invalid("owner_bps", "give the owner's share (1–10000) with the owner")),
+        (None, Some(_)) => return Err(invalid("owner", "name the owner partner with their share")),
+    };
     match (o.rate_bps, o.flat_minor) {
         (Some(rate), None) => {
             bps("rate_bps", rate)?;
@@ -200,15 +271,25 @@ pub async fn set_product(store: &Store, program: &str, o: ProductOverride) -> Re
         (None, Some(flat)) => {
             amount("flat_minor", Some(flat))?;
         }
+        // A product may name only its owner and earn the program's rate for the referrer.
+        (None, None) if owner.is_some() => {}
         _ => return Err(invalid("rate_bps", "give either rate_bps (0–10000) or flat_minor (≥ 0)")),
     }
-    let o = ProductOverride { sku, ..o };
+    Ok(ProductOverride { sku, rate_bps: o.rate_bps, flat_minor: o.flat_minor, owner, owner_bps })
+}
+
+/// Sets a product's rate or flat amount within a program, and its owner.
+pub async fn set_product(store: &Store, program: &str, o: ProductInput) -> Result<ProductOverride, AdminError> {
+    if store.program(program).await?.is_none() {
+        return Err(AdminError::Missing(format!("program {program}")));
+    }
+    let o = product_of(store, o).await?;
     store.set_product_override(program, &o).await?;
     Ok(o)
 }
 
-/// Adds a partner.
-pub async fn add_partner(store: &Store, p: PartnerInput, now_ms: i64) -> Result<Partner, AdminError> {
+/// The checked partner (its parent and programs must exist).
+pub(super) async fn partner_of(store: &Store, p: PartnerInput) -> Result<Partner, AdminError> {
     let code = partner_code("code", &p.code)?;
     let email = Email::parse(&p.email).map_err(|e| invalid("email", e.to_string()))?;
     let name = name("name", &p.name, "")?;
@@ -218,16 +299,24 @@ pub async fn add_partner(store: &Store, p: PartnerInput, now_ms: i64) -> Result<
     let parent = match p.parent.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(raw) => {
             let parent = partner_code("parent", raw)?;
+            if parent == code {
+                return Err(invalid("parent", "a partner cannot be their own parent"));
+            }
             if store.partner(parent.as_str()).await?.is_none() {
-                return Err(AdminError::Missing(format!("parent partner {parent}")));
+                return Err(AdminError::Unknown { field: "parent", what: format!("parent partner {parent}") });
             }
             Some(parent)
         }
         None => None,
     };
     let programs = programs_exist(store, &p.programs).await?;
-    let partner = Partner { code, name, email, parent, programs };
-    store.add_partner(&partner, now_ms).await.map_err(conflict(format!("partner {}", partner.code)))?;
+    Ok(Partner { code, name, email, parent, programs, active: true })
+}
+
+/// Adds a partner.
+pub async fn add_partner(store: &Store, p: PartnerInput, now_ms: i64) -> Result<Partner, AdminError> {
+    let partner = partner_of(store, p).await?;
+    store.add_partner(&partner, now_ms).await.map_err(conflict("code", format!("partner {}", partner.code)))?;
     Ok(partner)
 }
 
@@ -239,7 +328,7 @@ pub async fn add_link(store: &Store, l: LinkInput, now_ms: i64) -> Result<Link, 
         Some(raw) => {
             let partner = partner_code("partner", raw)?;
             if store.partner(partner.as_str()).await?.is_none() {
-                return Err(AdminError::Missing(format!("partner {partner}")));
+                return Err(AdminError::Unknown { field: "partner", what: format!("partner {partner}") });
             }
             Some(partner)
         }
@@ -247,7 +336,7 @@ pub async fn add_link(store: &Store, l: LinkInput, now_ms: i64) -> Result<Link, 
     };
     let programs = programs_exist(store, &l.programs).await?;
     let link = Link { name: name("name", &l.name, code.as_str())?, code, destination, partner, programs };
-    store.add_link(&link, now_ms).await.map_err(conflict(format!("link {}", link.code)))?;
+    store.add_link(&link, now_ms).await.map_err(conflict("code", format!("link {}", link.code)))?;
     Ok(link)
 }
 

@@ -63,6 +63,57 @@ pub async fn create(store: &Store, min_balance_minor: i64, now_ms: i64) -> Resul
     lines(store, &plans, &ids).await
 }
 
+/// One payout run as booked: every payout made at once, with its lines.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PayoutRun {
+    /// The run's id: when it was booked (unix milliseconds), which all its payouts share.
+    pub run_id: i64,
+    pub lines: Vec<PayoutLine>,
+    /// What the run paid, per currency.
+    pub totals: Vec<(Currency, i64)>,
+}
+
+/// Every payout run, newest first.
+pub async fn history(store: &Store) -> Result<Vec<PayoutRun>, DbError> {
+    let partners: HashMap<PartnerCode, (String, String)> =
+        store.partners().await?.into_iter().map(|p| (p.code, (p.name, p.email.to_string()))).collect();
+    let mut runs: Vec<PayoutRun> = Vec::new();
+    for p in store.payout_records().await? {
+        let (name, email) = partners.get(&p.partner).cloned().unwrap_or_default();
+        let line = PayoutLine {
+            payout_id: Some(p.id),
+            amount: p.currency.format_major(p.amount_minor),
+            partner: p.partner,
+            name,
+            email,
+            currency: p.currency,
+            amount_minor: p.amount_minor,
+            entries: usize::try_from(p.entries).unwrap_or_default(),
+        };
+        match runs.last_mut().filter(|r| r.run_id == p.created_at_ms) {
+            Some(run) => run.lines.push(line),
+            None => runs.push(PayoutRun { run_id: p.created_at_ms, lines: vec![line], totals: Vec::new() }),
+        }
+    }
+    for run in &mut runs {
+        let mut totals: Vec<(Currency, i64)> = Vec::new();
+        for l in &run.lines {
+            match totals.iter_mut().find(|(c, _)| *c == l.currency) {
+                Some((_, sum)) => *sum += l.amount_minor,
+                None => totals.push((l.currency, l.amount_minor)),
+            }
+        }
+        totals.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        run.totals = totals;
+    }
+    Ok(runs)
+}
+
+/// One payout run, to download its CSV again.
+pub async fn run(store: &Store, run_id: i64) -> Result<Option<PayoutRun>, DbError> {
+    Ok(history(store).await?.into_iter().find(|r| r.run_id == run_id))
+}
+
 /// The CSV a payout provider takes: partner code, name, email, amount, currency (and our payout id).
 pub fn to_csv(lines: &[PayoutLine]) -> Result<String, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());

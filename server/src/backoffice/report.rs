@@ -5,7 +5,7 @@ use super::csv_text::cell;
 use crate::domain::fraud::Reason;
 use crate::domain::ledger::Balance;
 use crate::domain::period::Period;
-use crate::store::{DayFigures, DbError, FigureRow, Figures, Link, ProductOverride, ProductSold, Program, Store};
+use crate::store::{DayFigures, DbError, FigureRow, Figures, Link, LinkFigures, ProductOverride, ProductSold, Program, SourceCount, Store};
 use reftrack_protocol::{Email, LinkCode, PartnerCode, ProgramCode, SubId};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -22,6 +22,8 @@ pub struct Stats {
     pub daily: Vec<DayFigures>,
     pub products: Vec<ProductSold>,
     pub fraud: BTreeMap<String, i64>,
+    /// Opt-ins by where they came from (`browser`, `api`, `zoom`, `typeform`…).
+    pub opt_ins_by_source: Vec<SourceCount>,
 }
 
 /// Figures for one link or one SubID (`null` where the credit had none).
@@ -63,7 +65,22 @@ pub fn summarise(partner: PartnerCode, rows: &[FigureRow]) -> Stats {
         daily: Vec::new(),
         products: Vec::new(),
         fraud: BTreeMap::new(),
+        opt_ins_by_source: Vec::new(),
     }
+}
+
+/// A partner's opt-ins by source over the period.
+pub async fn opt_ins_by_source(store: &Store, partner: &str, period: Period) -> Result<Vec<SourceCount>, DbError> {
+    Ok(store.opt_ins_by_source(Some(partner), period.from_ms, period.to_ms).await?.into_iter().map(|(_, c)| c).collect())
+}
+
+/// Opt-ins by source, summed over `rows` (the merchant's total).
+pub fn total_by_source(rows: &[PartnerRow]) -> Vec<SourceCount> {
+    let mut totals: BTreeMap<&str, i64> = BTreeMap::new();
+    for c in rows.iter().flat_map(|r| &r.opt_ins_by_source) {
+        *totals.entry(c.source.as_str()).or_default() += c.opt_ins;
+    }
+    totals.into_iter().map(|(source, opt_ins)| SourceCount { source: source.to_owned(), opt_ins }).collect()
 }
 
 /// Fraud signals by reason, every reason present (zero when none).
@@ -91,6 +108,8 @@ pub struct PartnerRow {
     pub figures: Figures,
     pub balances: Vec<Balance>,
     pub fraud: BTreeMap<String, i64>,
+    pub opt_ins_by_source: Vec<SourceCount>,
+    pub active: bool,
 }
 
 /// Every partner with the figures of the period, balances now and fraud counts: a few grouped
@@ -100,6 +119,10 @@ pub async fn partner_rows(store: &Store, period: Period, now_ms: i64) -> Result<
     let mut balances: BTreeMap<PartnerCode, Vec<Balance>> = BTreeMap::new();
     for (partner, b) in store.balances(None, now_ms).await? {
         balances.entry(partner).or_default().push(b);
+    }
+    let mut sources: BTreeMap<PartnerCode, Vec<SourceCount>> = BTreeMap::new();
+    for (partner, count) in store.opt_ins_by_source(None, period.from_ms, period.to_ms).await? {
+        sources.entry(partner).or_default().push(count);
     }
     let mut fraud: BTreeMap<PartnerCode, BTreeMap<String, i64>> = BTreeMap::new();
     for (partner, reason, n) in store.fraud_counts_by_partner(period.from_ms, period.to_ms).await? {
@@ -113,6 +136,8 @@ pub async fn partner_rows(store: &Store, period: Period, now_ms: i64) -> Result<
             figures: figures.remove(&p.code).unwrap_or_default(),
             balances: balances.remove(&p.code).unwrap_or_default(),
             fraud: fraud.remove(&p.code).unwrap_or_else(every_reason),
+            opt_ins_by_source: sources.remove(&p.code).unwrap_or_default(),
+            active: p.active,
             partner: p.code,
             name: p.name,
             email: p.email,
@@ -124,6 +149,29 @@ pub async fn partner_rows(store: &Store, period: Period, now_ms: i64) -> Result<
 /// Every fraud reason at zero.
 fn every_reason() -> BTreeMap<String, i64> {
     Reason::ALL.iter().map(|r| (r.as_str().to_owned(), 0)).collect()
+}
+
+/// A link with its figures over a period.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkRow {
+    #[serde(flatten)]
+    pub link: Link,
+    #[serde(flatten)]
+    pub figures: LinkFigures,
+}
+
+/// Every link with its hits, opt-ins and orders over the period.
+pub async fn link_rows(store: &Store, period: Period) -> Result<Vec<LinkRow>, DbError> {
+    let mut figures = store.link_figures(period.from_ms, period.to_ms).await?;
+    Ok(store
+        .links()
+        .await?
+        .into_iter()
+        .map(|link| {
+            let found = figures.iter().position(|(code, _)| *code == link.code).map(|i| figures.swap_remove(i).1);
+            LinkRow { link, figures: found.unwrap_or_default() }
+        })
+        .collect())
 }
 
 /// The partner report as CSV: one line per partner and currency of their balance (one line with
@@ -219,13 +267,40 @@ pub fn may_use(link: &Link, partner: &PartnerCode, programs: &[ProgramCode]) -> 
     }
 }
 
+/// The URL a partner shares for a link: their own link as it is, an open one with `?aff=`.
+pub fn link_url(links_base: &str, link: &Link, partner: &PartnerCode) -> String {
+    let mut url = format!("{}/go/{}", links_base.trim_end_matches('/'), link.code);
+    if link.partner.is_none() {
+        url.push_str("?aff=");
+        url.push_str(partner.as_str());
+    }
+    url
+}
+
+/// Every program with its product overrides (for the merchant).
+pub async fn programs(store: &Store) -> Result<Vec<ProgramView>, DbError> {
+    let mut out = Vec::new();
+    for program in store.programs().await? {
+        out.push(ProgramView { products: store.product_overrides(program.code.as_str()).await?, program });
+    }
+    Ok(out)
+}
+
 /// The partner's profile; `links_base` is the tracking domain with its base path.
 pub async fn profile(store: &Store, code: &str, links_base: &str) -> Result<Option<Profile>, DbError> {
     let Some(p) = store.partner(code).await? else { return Ok(None) };
     let mut programs = Vec::new();
     for program in &p.programs {
         if let Some(found) = store.program(program.as_str()).await? {
-            programs.push(ProgramView { products: store.product_overrides(program.as_str()).await?, program: found });
+            // Who owns a product is the owner's business: others see the product's terms only.
+            let products = store
+                .product_overrides(program.as_str())
+                .await?
+                .into_iter()
+                .map(|o| if o.owner.as_ref() == Some(&p.code) { o } else { ProductOverride { owner: None, owner_bps: None, ..o } })
+                .filter(|o| o.rate().is_some() || o.owner.is_some())
+                .collect();
+            programs.push(ProgramView { products, program: found });
         }
     }
     let links = store
@@ -234,11 +309,7 @@ pub async fn profile(store: &Store, code: &str, links_base: &str) -> Result<Opti
         .into_iter()
         .filter(|l| may_use(l, &p.code, &p.programs))
         .map(|l| {
-            let mut url = format!("{}/go/{}", links_base.trim_end_matches('/'), l.code);
-            if l.partner.is_none() {
-                url.push_str("?aff=");
-                url.push_str(p.code.as_str());
-            }
+            let url = link_url(links_base, &l, &p.code);
             LinkView { code: l.code, name: l.name, destination: l.destination, url }
         })
         .collect();

@@ -96,6 +96,8 @@ pub enum Credit {
     Named(Touch),
     /// The partner of the subscription this renewal belongs to.
     Subscription(Touch),
+    /// A partner the merchant credited by hand (an unattributed order, or one moved).
+    Manual(Touch),
     Unattributed(NoCredit),
 }
 
@@ -107,6 +109,7 @@ impl Credit {
             Credit::Lead(_) => Some("lead"),
             Credit::Named(_) => Some("named"),
             Credit::Subscription(_) => Some("subscription"),
+            Credit::Manual(_) => Some("manual"),
             Credit::Unattributed(_) => None,
         }
     }
@@ -114,7 +117,7 @@ impl Credit {
     /// The credited touch, if any.
     pub fn touch(&self) -> Option<&Touch> {
         match self {
-            Credit::Click(t) | Credit::Lead(t) | Credit::Named(t) | Credit::Subscription(t) => Some(t),
+            Credit::Click(t) | Credit::Lead(t) | Credit::Named(t) | Credit::Subscription(t) | Credit::Manual(t) => Some(t),
             Credit::Unattributed(_) => None,
         }
     }

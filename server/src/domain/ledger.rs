@@ -6,6 +6,12 @@
 //! commission already paid it is approved at once and nets against the next payout, or leaves a
 //! negative balance. A payout pays every approved, unpaid entry of one partner in one currency
 //! and books a negative `payout` entry of the same total.
+//!
+//! The merchant's corrections are entries too, never edits: a `void` or a `move` cancels what
+//! remains of a commission (voided, or the order credited to another partner), in the
+//! commission's state; an `approval` pair approves a pending commission early (−amount while
+//! pending, +amount payable now); an `adjustment` (a bonus or correction) is payable at once.
+//! `balance = earned − clawed back − reversed + adjusted − paid = pending + approved`.
 
 use super::split::Role;
 use reftrack_protocol::{Currency, LinkCode, PartnerCode, ProgramCode, SubId};
@@ -17,6 +23,24 @@ pub enum Kind {
     Earned,
     Clawback,
     Payout,
+    /// Cancels what remains of a commission the merchant voided.
+    Void,
+    /// Cancels what remains of a commission because its order was credited to another partner.
+    Move,
+    /// Half of an early approval: the pending amount taken out, or the same amount payable now.
+    Approval,
+    /// A bonus or correction the merchant booked.
+    Adjustment,
+}
+
+impl Kind {
+    /// Every kind, as stored.
+    pub const ALL: [Kind; 7] = [Kind::Earned, Kind::Clawback, Kind::Payout, Kind::Void, Kind::Move, Kind::Approval, Kind::Adjustment];
+
+    /// Whether the entry cancels (part of) a commission: a void or a move.
+    pub fn is_reversal(self) -> bool {
+        matches!(self, Kind::Void | Kind::Move)
+    }
 }
 
 impl Kind {
@@ -26,17 +50,16 @@ impl Kind {
             Kind::Earned => "earned",
             Kind::Clawback => "clawback",
             Kind::Payout => "payout",
+            Kind::Void => "void",
+            Kind::Move => "move",
+            Kind::Approval => "approval",
+            Kind::Adjustment => "adjustment",
         }
     }
 
     /// Reads the stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "earned" => Some(Kind::Earned),
-            "clawback" => Some(Kind::Clawback),
-            "payout" => Some(Kind::Payout),
-            _ => None,
-        }
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -60,6 +83,10 @@ pub struct Booking {
     pub sub_id: Option<SubId>,
     /// When the entry becomes payable (the end of the refund window).
     pub available_at_ms: i64,
+    /// Why the merchant booked it (voids, moves, approvals, adjustments, hand-made credits).
+    pub reason: Option<String>,
+    /// The entry it corrects.
+    pub reverses_id: Option<i64>,
 }
 
 /// One ledger entry, as balances need it.
@@ -81,12 +108,17 @@ impl Entry {
     }
 }
 
-/// A partner's money in one currency. `balance = pending + approved = earned − clawed_back − paid`.
+/// A partner's money in one currency.
+/// `balance = pending + approved = earned − clawed_back − reversed + adjusted − paid`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Balance {
     pub currency: Currency,
     pub earned_minor: i64,
     pub clawed_back_minor: i64,
+    /// Commissions voided or moved to another partner.
+    pub reversed_minor: i64,
+    /// Bonuses and corrections (negative when they take money back).
+    pub adjusted_minor: i64,
     pub paid_minor: i64,
     pub pending_minor: i64,
     pub approved_minor: i64,
@@ -96,7 +128,17 @@ pub struct Balance {
 impl Balance {
     /// A zero balance in `currency`.
     pub fn new(currency: Currency) -> Self {
-        Balance { currency, earned_minor: 0, clawed_back_minor: 0, paid_minor: 0, pending_minor: 0, approved_minor: 0, balance_minor: 0 }
+        Balance {
+            currency,
+            earned_minor: 0,
+            clawed_back_minor: 0,
+            reversed_minor: 0,
+            adjusted_minor: 0,
+            paid_minor: 0,
+            pending_minor: 0,
+            approved_minor: 0,
+            balance_minor: 0,
+        }
     }
 }
 
@@ -109,6 +151,10 @@ pub fn balances<'a>(entries: impl IntoIterator<Item = &'a Entry>, now_ms: i64) -
             Kind::Earned => b.earned_minor += e.amount_minor,
             Kind::Clawback => b.clawed_back_minor -= e.amount_minor,
             Kind::Payout => b.paid_minor -= e.amount_minor,
+            Kind::Void | Kind::Move => b.reversed_minor -= e.amount_minor,
+            Kind::Adjustment => b.adjusted_minor += e.amount_minor,
+            // An approval pair moves money from pending to approved and adds up to nothing.
+            Kind::Approval => {}
         }
         if e.kind != Kind::Payout && e.payout_id.is_none() {
             if e.available_at_ms <= now_ms {

@@ -1,13 +1,17 @@
 //! Pure business rules: attribution, commission and its split, crediting an order as one plan,
-//! refunds, ledger balances, fraud signals, bot detection, click IDs. No I/O here: every function
+//! refunds, ledger balances and the merchant's corrections, fraud signals, bot detection, click
+//! IDs, rate limits and uploaded images. No I/O here: every function
 //! takes what it needs and returns a decision.
 
 pub mod attribution;
 pub mod bots;
 pub mod click_id;
 pub mod commission;
+pub mod correction;
 pub mod fraud;
+pub mod image;
 pub mod ledger;
+pub mod limit;
 pub mod period;
 pub mod pixel;
 pub mod plan;

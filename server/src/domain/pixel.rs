@@ -64,6 +64,8 @@ pub fn pixel_credit(
         link: click.link.clone(),
         sub_id: click.sub_id.clone(),
         available_at_ms: at_ms.saturating_add(program.hold_days.saturating_mul(DAY_MS)),
+        reason: None,
+        reverses_id: None,
     })
 }
 

@@ -7,7 +7,7 @@ use super::attribution::{self, Credit, Facts, Model, NoCredit, Touch};
 use super::fraud::{Reason, Signal};
 use super::ledger::{Booking, Kind};
 use super::period::to_ms;
-use super::split::{self, Parties, ProgramTerms, Role, Share};
+use super::split::{self, Parties, ProductOwner, ProgramTerms, Recurring, Role, Share};
 use reftrack_protocol::{CanonicalOrder, ClickId, Email, LinkCode, OrderId, PartnerCode, ProgramCode, SubId};
 use std::collections::HashMap;
 
@@ -57,6 +57,15 @@ pub struct Payment {
     pub credited: Option<TouchFact>,
 }
 
+/// A product override naming an owner: `partner` earns `bps` of every `sku` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerFact {
+    pub program: ProgramCode,
+    pub sku: String,
+    pub partner: PartnerCode,
+    pub bps: i64,
+}
+
 /// Everything storage knows that can decide an order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderFacts {
@@ -70,8 +79,10 @@ pub struct OrderFacts {
     pub partners: HashMap<PartnerCode, PartnerFact>,
     /// The programs a link is limited to (absent or empty: open to every program).
     pub link_programs: HashMap<LinkCode, Vec<ProgramCode>>,
-    /// Every program any of those partners or touches may earn under.
+    /// Every program any of those partners or touches may earn under (and the owners' programs).
     pub programs: HashMap<ProgramCode, ProgramFact>,
+    /// The owners the programs name for the order's products (any program, any of its SKUs).
+    pub owners: Vec<OwnerFact>,
 }
 
 impl OrderFacts {
@@ -84,6 +95,7 @@ impl OrderFacts {
             .chain(self.payments.iter().filter_map(|p| p.credited.as_ref()))
             .map(|t| &t.partner)
             .chain(&order.attribution.partner)
+            .chain(self.owners.iter().map(|o| &o.partner))
     }
 }
 
@@ -128,19 +140,6 @@ impl OrderPlan {
 /// Decides who is credited for `order` and what everyone earns.
 pub fn plan_order(order: &CanonicalOrder, facts: &OrderFacts, model: Model) -> OrderPlan {
     let occurred_at_ms = to_ms(order.occurred_at);
-    let touch = |t: &TouchFact| -> Option<Touch> {
-        let partner = facts.partners.get(&t.partner)?;
-        Some(Touch {
-            partner: t.partner.clone(),
-            partner_email: Some(partner.email.clone()),
-            click_id: t.click_id.clone(),
-            link: t.link.clone(),
-            sub_id: t.sub_id.clone(),
-            program: t.program.clone().or_else(|| partner.programs.first().cloned()),
-            at_ms: t.at_ms,
-            expires_at_ms: t.expires_at_ms,
-        })
-    };
     let (renewal, first_payment) = subscription(order, &facts.payments);
     let named = order.attribution.partner.as_ref().map(|partner| TouchFact {
         partner: partner.clone(),
@@ -154,77 +153,13 @@ pub fn plan_order(order: &CanonicalOrder, facts: &OrderFacts, model: Model) -> O
     let attribution_facts = Facts {
         occurred_at_ms,
         customer_email: order.customer.email.clone(),
-        clicks: facts.click.iter().filter_map(touch).collect(),
-        lead: facts.lead.as_ref().and_then(touch),
-        named_partner: named.as_ref().and_then(touch),
+        clicks: facts.click.iter().filter_map(|t| touch(facts, t)).collect(),
+        lead: facts.lead.as_ref().and_then(|t| touch(facts, t)),
+        named_partner: named.as_ref().and_then(|t| touch(facts, t)),
         // A renewal belongs to its subscription's partner whatever the windows.
-        subscription: first_payment.map(|t| TouchFact { expires_at_ms: i64::MAX, ..t.clone() }).as_ref().and_then(touch),
+        subscription: first_payment.map(|t| TouchFact { expires_at_ms: i64::MAX, ..t.clone() }).and_then(|t| touch(facts, &t)),
     };
     let credit = attribution::attribute(&attribution_facts, model);
-    let program_of = |code: &ProgramCode| facts.programs.get(code);
-
-    let sale = credit.touch().and_then(|t| {
-        let chosen = match (&credit, &t.program) {
-            (Credit::Subscription(_), Some(code)) => program_of(code).map(|p| &p.terms),
-            _ => {
-                let candidates: Vec<ProgramTerms> =
-                    eligible_programs(facts, t).iter().filter_map(&program_of).map(|p| p.terms.clone()).collect();
-                split::choose_program(order, &candidates).and_then(|chosen| program_of(&chosen.code)).map(|p| &p.terms)
-            }
-        };
-        chosen.map(|terms| (&t.partner, terms))
-    });
-    let ancestors = credit.touch().map(|t| ancestors(facts, &t.partner)).unwrap_or_default();
-    let lead = match (&attribution_facts.lead, &credit) {
-        (Some(l), Credit::Click(_) | Credit::Named(_) | Credit::Subscription(_)) if l.covers(occurred_at_ms) => {
-            l.program.as_ref().and_then(&program_of).map(|p| (&l.partner, &p.terms))
-        }
-        _ => None,
-    };
-    let buyers: Vec<&PartnerCode> = match &order.customer.email {
-        Some(email) => ancestors
-            .iter()
-            .copied()
-            .chain(lead.map(|(p, _)| p))
-            .filter(|code| facts.partners.get(*code).is_some_and(|p| p.email == *email))
-            .collect(),
-        None => Vec::new(),
-    };
-    let parties = Parties { sale, ancestors: ancestors.clone(), lead, buyers, renewal };
-    let shares = split::shares(order, &parties);
-
-    let sale_touch = credit.touch();
-    let bookings = shares
-        .iter()
-        .map(|s| {
-            // Tier and lead shares are reported under the order's link only for the sale partner.
-            let own = s.role == Role::Sale;
-            let hold_days = program_of(&s.program).map_or(DEFAULT_HOLD_DAYS, |p| p.hold_days);
-            Booking {
-                partner: s.partner.clone(),
-                kind: Kind::Earned,
-                role: s.role,
-                program: Some(s.program.clone()),
-                amount_minor: s.amount_minor,
-                link: sale_touch.and_then(|t| t.link.clone()).filter(|_| own),
-                sub_id: sale_touch.and_then(|t| t.sub_id.clone()).filter(|_| own),
-                available_at_ms: occurred_at_ms.saturating_add(hold_days.saturating_mul(DAY_MS)),
-            }
-        })
-        .collect();
-    // A buyer credited through a click becomes that partner's contact, if nobody brought them first.
-    let new_contact = match (&order.customer.email, &credit) {
-        (Some(_), Credit::Click(t)) => Some(TouchFact {
-            partner: t.partner.clone(),
-            click_id: t.click_id.clone(),
-            link: t.link.clone(),
-            sub_id: t.sub_id.clone(),
-            program: t.program.clone(),
-            at_ms: t.at_ms,
-            expires_at_ms: t.expires_at_ms,
-        }),
-        _ => None,
-    };
     let fraud = match &credit {
         Credit::Unattributed(NoCredit::SelfReferral) => {
             let referrer = self_referrer(&attribution_facts);
@@ -239,8 +174,151 @@ pub fn plan_order(order: &CanonicalOrder, facts: &OrderFacts, model: Model) -> O
         }
         _ => None,
     };
+    // A buyer credited through a click becomes that partner's contact, if nobody brought them first.
+    let new_contact = match (&order.customer.email, &credit) {
+        (Some(_), Credit::Click(t)) => Some(TouchFact {
+            partner: t.partner.clone(),
+            click_id: t.click_id.clone(),
+            link: t.link.clone(),
+            sub_id: t.sub_id.clone(),
+            program: t.program.clone(),
+            at_ms: t.at_ms,
+            expires_at_ms: t.expires_at_ms,
+        }),
+        _ => None,
+    };
+    let mut plan = plan_credit(order, facts, credit, attribution_facts.lead.as_ref(), renewal);
+    plan.new_contact = new_contact;
+    plan.fraud = fraud;
+    plan
+}
+
+/// Why an order cannot be credited by hand to a partner.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManualCreditRefusal {
+    #[error("no partner {0}")]
+    UnknownPartner(PartnerCode),
+    #[error("the buyer's email is partner {0}'s: a partner never earns on their own purchase")]
+    SelfReferral(PartnerCode),
+}
+
+/// Credits `order` by hand to `partner` (an unattributed order, or one moved from another
+/// partner): the partner earns the sale terms of their best-paying program on it, their parents
+/// the tiers, the contact's lead partner the lead share (as for an order naming its partner), and
+/// product owners their shares, exactly as if the order had arrived credited to them.
+pub fn plan_manual_credit(order: &CanonicalOrder, facts: &OrderFacts, partner: &PartnerCode) -> Result<OrderPlan, ManualCreditRefusal> {
+    let fact = facts.partners.get(partner).ok_or_else(|| ManualCreditRefusal::UnknownPartner(partner.clone()))?;
+    if order.customer.email.as_ref() == Some(&fact.email) {
+        return Err(ManualCreditRefusal::SelfReferral(partner.clone()));
+    }
+    let occurred_at_ms = to_ms(order.occurred_at);
+    let own = Touch {
+        partner: partner.clone(),
+        partner_email: Some(fact.email.clone()),
+        click_id: None,
+        link: None,
+        sub_id: None,
+        program: fact.programs.first().cloned(),
+        at_ms: occurred_at_ms,
+        expires_at_ms: occurred_at_ms,
+    };
+    let lead = facts.lead.as_ref().and_then(|t| touch(facts, t));
+    let (renewal, _) = subscription(order, &facts.payments);
+    Ok(plan_credit(order, facts, Credit::Manual(own), lead.as_ref(), renewal))
+}
+
+/// A stored touch as attribution reads it (`None` for a partner storage does not know).
+fn touch(facts: &OrderFacts, t: &TouchFact) -> Option<Touch> {
+    let partner = facts.partners.get(&t.partner)?;
+    Some(Touch {
+        partner: t.partner.clone(),
+        partner_email: Some(partner.email.clone()),
+        click_id: t.click_id.clone(),
+        link: t.link.clone(),
+        sub_id: t.sub_id.clone(),
+        program: t.program.clone().or_else(|| partner.programs.first().cloned()),
+        at_ms: t.at_ms,
+        expires_at_ms: t.expires_at_ms,
+    })
+}
+
+/// Who earns what once the credit is decided: the program, the shares and their bookings.
+fn plan_credit(order: &CanonicalOrder, facts: &OrderFacts, credit: Credit, lead: Option<&Touch>, renewal: Option<u32>) -> OrderPlan {
+    let occurred_at_ms = to_ms(order.occurred_at);
+    let program_of = |code: &ProgramCode| facts.programs.get(code);
+    let sale = credit.touch().and_then(|t| {
+        let chosen = match (&credit, &t.program) {
+            (Credit::Subscription(_), Some(code)) => program_of(code).map(|p| &p.terms),
+            _ => {
+                let candidates: Vec<ProgramTerms> =
+                    eligible_programs(facts, t).iter().filter_map(&program_of).map(|p| p.terms.clone()).collect();
+                split::choose_program(order, &candidates).and_then(|chosen| program_of(&chosen.code)).map(|p| &p.terms)
+            }
+        };
+        chosen.map(|terms| (&t.partner, terms))
+    });
+    let ancestors = credit.touch().map(|t| ancestors(facts, &t.partner)).unwrap_or_default();
+    let lead = match (lead, &credit) {
+        (Some(l), Credit::Click(_) | Credit::Named(_) | Credit::Subscription(_) | Credit::Manual(_)) if l.covers(occurred_at_ms) => {
+            l.program.as_ref().and_then(&program_of).map(|p| (&l.partner, &p.terms))
+        }
+        _ => None,
+    };
+    let owners = product_owners(order, facts, sale.map(|(_, terms)| &terms.code));
+    let buyers: Vec<&PartnerCode> = match &order.customer.email {
+        Some(email) => ancestors
+            .iter()
+            .copied()
+            .chain(lead.map(|(p, _)| p))
+            .chain(owners.iter().map(|o| &o.partner))
+            .filter(|code| facts.partners.get(*code).is_some_and(|p| p.email == *email))
+            .collect(),
+        None => Vec::new(),
+    };
+    let parties = Parties { sale, ancestors: ancestors.clone(), lead, buyers, renewal, owners: owners.iter().collect() };
+    let shares = split::shares(order, &parties);
+
+    let sale_touch = credit.touch();
+    let bookings = shares
+        .iter()
+        .map(|s| {
+            // Tier, lead and owner shares are reported under the order's link only for the sale partner.
+            let own = s.role == Role::Sale;
+            let hold_days = program_of(&s.program).map_or(DEFAULT_HOLD_DAYS, |p| p.hold_days);
+            Booking {
+                partner: s.partner.clone(),
+                kind: Kind::Earned,
+                role: s.role,
+                program: Some(s.program.clone()),
+                amount_minor: s.amount_minor,
+                link: sale_touch.and_then(|t| t.link.clone()).filter(|_| own),
+                sub_id: sale_touch.and_then(|t| t.sub_id.clone()).filter(|_| own),
+                available_at_ms: occurred_at_ms.saturating_add(hold_days.saturating_mul(DAY_MS)),
+                reason: None,
+                reverses_id: None,
+            }
+        })
+        .collect();
     let program = sale.map(|(_, terms)| terms.code.clone());
-    OrderPlan { credit, program, shares, bookings, new_contact, fraud, renewal }
+    OrderPlan { credit, program, shares, bookings, new_contact: None, fraud: None, renewal }
+}
+
+/// The owner of each product in the order: the one the order's program names for it, else the
+/// one named by the first program (by code) that names one.
+fn product_owners(order: &CanonicalOrder, facts: &OrderFacts, program: Option<&ProgramCode>) -> Vec<ProductOwner> {
+    let mut out: Vec<ProductOwner> = Vec::new();
+    for item in &order.items {
+        if out.iter().any(|o| o.sku == item.sku) {
+            continue;
+        }
+        let named = facts.owners.iter().filter(|o| o.sku == item.sku && facts.partners.contains_key(&o.partner));
+        let chosen = named.clone().find(|o| Some(&o.program) == program).or_else(|| named.min_by(|a, b| a.program.cmp(&b.program)));
+        if let Some(o) = chosen {
+            let recurring = facts.programs.get(&o.program).map_or(Recurring::Every, |p| p.terms.recurring);
+            out.push(ProductOwner { sku: o.sku.clone(), partner: o.partner.clone(), bps: o.bps, program: o.program.clone(), recurring });
+        }
+    }
+    out
 }
 
 /// For a renewal: which renewal this is (1 = the first after the first payment), and the touch
@@ -418,5 +496,50 @@ mod tests {
         let mut f = facts();
         f.click = Some(touch("ghost", 0));
         assert_eq!(plan_order(&order("fan@example.com"), &f, Model::LastClick).reason(), Some(NoCredit::NoTouch));
+    }
+
+    #[test]
+    fn an_order_credited_by_hand_pays_the_partner_their_parents_and_the_lead_partner() {
+        let mut f = facts();
+        f.lead = Some(touch("john", 0));
+        let plan = plan_manual_credit(&order("fan@example.com"), &f, &code("kim")).unwrap();
+        assert_eq!(plan.credit.by(), Some("manual"));
+        let shares: Vec<(&str, &str, i64)> = plan.shares.iter().map(|s| (s.partner.as_str(), s.role.as_str(), s.amount_minor)).collect();
+        assert_eq!(shares, [("kim", "sale", 2970), ("jane", "tier2", 990), ("john", "lead", 495)]);
+        assert!(plan.bookings[0].link.is_none(), "a hand-made credit has no link");
+        assert!(plan.new_contact.is_none(), "only a click makes the buyer the partner's contact");
+        assert_eq!(
+            plan_manual_credit(&order("kim@partners.example"), &f, &code("kim")),
+            Err(ManualCreditRefusal::SelfReferral(code("kim")))
+        );
+        assert_eq!(
+            plan_manual_credit(&order("fan@example.com"), &f, &code("ghost")),
+            Err(ManualCreditRefusal::UnknownPartner(code("ghost")))
+        );
+    }
+
+    #[test]
+    fn a_products_owner_earns_on_unattributed_orders_under_the_first_program_naming_them() {
+        let mut f = facts();
+        let (vip, vip_fact) = program("vip", 1000);
+        f.programs.insert(vip.clone(), vip_fact);
+        f.partners.insert(code("author"), partner("author", None).1);
+        let owner = |program: &ProgramCode, bps| OwnerFact { program: program.clone(), sku: "course".into(), partner: code("author"), bps };
+        f.owners = vec![owner(&ProgramCode::parse("vip").unwrap(), 500), owner(&ProgramCode::parse("standard").unwrap(), 1000)];
+        // Nobody referred the buyer: "standard" comes first by code, 10 % of 99.00.
+        let plan = plan_order(&order("fan@example.com"), &f, Model::LastClick);
+        assert_eq!(plan.reason(), Some(NoCredit::NoTouch));
+        assert_eq!(
+            plan.shares.iter().map(|s| (s.partner.as_str(), s.role, s.amount_minor)).collect::<Vec<_>>(),
+            [("author", Role::Owner, 990)]
+        );
+        // Kim's click, paid under "standard" too: the same owner share beside her commission.
+        f.click = Some(touch("kim", 0));
+        let plan = plan_order(&order("fan@example.com"), &f, Model::LastClick);
+        assert_eq!(plan.shares.last().map(|s| (s.partner.as_str(), s.role, s.amount_minor)), Some(("author", Role::Owner, 990)));
+        assert_eq!(plan.commission_minor(), 2970);
+        // The owner buying the product earns nothing on it.
+        let plan = plan_order(&order("author@partners.example"), &f, Model::LastClick);
+        assert!(plan.shares.iter().all(|s| s.role != Role::Owner));
     }
 }

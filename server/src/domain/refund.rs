@@ -107,6 +107,8 @@ pub fn plan_refund(refund: &Refund, facts: &RefundFacts) -> Result<RefundPlan, R
                 sub_id: e.sub_id.clone(),
                 // A clawback shares its commission's state: pending with it, or payable at once if it was paid.
                 available_at_ms: e.available_at_ms,
+                reason: None,
+                reverses_id: None,
             });
         }
     }

@@ -11,6 +11,10 @@
 //! - The sale partner's **parent** earns the program's tier-2 rate of the order total, and the
 //!   parent's parent the tier-3 rate. Each tier is `total × bps / 10 000` rounded once, half away
 //!   from zero. A parent never earns on their own purchase, and a partner appears at most once.
+//! - A product's **owner** earns the owner's share of every line of that product, whoever
+//!   referred the buyer (also on unattributed orders), beside everyone else's shares: per line
+//!   `line × bps / 10 000` rounded half away from zero, summed into one share per owner. An owner
+//!   never earns on their own purchase.
 //! - A **renewal** earns (for everyone) only when the program's recurring rule says so.
 
 use super::commission::{apply_bps, commission, Rate, Terms};
@@ -106,14 +110,20 @@ pub enum Role {
     Lead,
     Tier2,
     Tier3,
+    /// The owner of a product sold in the order.
+    Owner,
     /// A payout entry's own role (it is nobody's share).
     Payout,
+    /// A bonus or correction the merchant booked (it is nobody's share of an order).
+    Adjustment,
 }
 
 impl Role {
     /// Reads the stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Role::Sale, Role::Lead, Role::Tier2, Role::Tier3, Role::Payout].into_iter().find(|r| r.as_str() == s)
+        [Role::Sale, Role::Lead, Role::Tier2, Role::Tier3, Role::Owner, Role::Payout, Role::Adjustment]
+            .into_iter()
+            .find(|r| r.as_str() == s)
     }
 
     /// The name stored in the ledger and shown in reports.
@@ -123,7 +133,9 @@ impl Role {
             Role::Lead => "lead",
             Role::Tier2 => "tier2",
             Role::Tier3 => "tier3",
+            Role::Owner => "owner",
             Role::Payout => "payout",
+            Role::Adjustment => "adjustment",
         }
     }
 }
@@ -144,6 +156,17 @@ pub struct Share {
     pub amount_minor: i64,
 }
 
+/// A product's owner: earns `bps` of every line of `sku`, under `program`'s recurring rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductOwner {
+    pub sku: String,
+    pub partner: PartnerCode,
+    pub bps: i64,
+    /// The program whose product override names the owner.
+    pub program: ProgramCode,
+    pub recurring: Recurring,
+}
+
 /// The parties of a credited order.
 #[derive(Debug, Clone, Default)]
 pub struct Parties<'a> {
@@ -157,9 +180,11 @@ pub struct Parties<'a> {
     pub buyers: Vec<&'a PartnerCode>,
     /// For a renewal, which one (1 = first renewal); `None` for a first payment.
     pub renewal: Option<u32>,
+    /// The owners of the order's products (at most one per SKU).
+    pub owners: Vec<&'a ProductOwner>,
 }
 
-/// Each partner's share of an order, sale first. Zero shares are left out.
+/// Each partner's share of an order, sale first, product owners last. Zero shares are left out.
 pub fn shares(order: &CanonicalOrder, parties: &Parties<'_>) -> Vec<Share> {
     let mut out: Vec<Share> = Vec::new();
     let eligible = |partner: &PartnerCode, out: &[Share]| !parties.buyers.contains(&partner) && out.iter().all(|s| s.partner != *partner);
@@ -187,7 +212,30 @@ pub fn shares(order: &CanonicalOrder, parties: &Parties<'_>) -> Vec<Share> {
         };
         push(&mut out, partner, Role::Lead, program, amount);
     }
+    out.extend(owner_shares(order, parties));
     out
+}
+
+/// The product owners' shares: per line of an owned product, whoever referred the buyer; one
+/// share per owner (in the order their products first appear).
+fn owner_shares(order: &CanonicalOrder, parties: &Parties<'_>) -> Vec<Share> {
+    let mut owed: Vec<Share> = Vec::new();
+    for (item, line_amount) in order.items.iter().zip(order.net_line_amounts()) {
+        let Some(owner) = parties.owners.iter().find(|o| o.sku == item.sku) else { continue };
+        let earns = parties.renewal.is_none_or(|n| owner.recurring.earns(n));
+        if !earns || parties.buyers.contains(&&owner.partner) {
+            continue;
+        }
+        let amount = apply_bps(line_amount, owner.bps);
+        match owed.iter_mut().find(|s| s.partner == owner.partner) {
+            Some(share) => share.amount_minor = share.amount_minor.saturating_add(amount),
+            None => {
+                owed.push(Share { partner: owner.partner.clone(), role: Role::Owner, program: owner.program.clone(), amount_minor: amount })
+            }
+        }
+    }
+    owed.retain(|s| s.amount_minor != 0);
+    owed
 }
 
 #[cfg(test)]
@@ -319,9 +367,54 @@ mod tests {
         assert_eq!((shares(&order(1000), &first).len(), shares(&order(1000), &renewal).len()), (1, 0));
     }
 
+    fn owner(sku: &str, partner: &str, bps: i64) -> ProductOwner {
+        ProductOwner {
+            sku: sku.into(),
+            partner: PartnerCode::parse(partner).unwrap(),
+            bps,
+            program: ProgramCode::parse("p").unwrap(),
+            recurring: Recurring::Every,
+        }
+    }
+
+    #[test]
+    fn a_products_owner_earns_on_its_lines_beside_the_referrer_and_on_unattributed_orders() {
+        let p = program("p", Rate::Bps(3000));
+        let ebook = owner("course", "author", 1000);
+        let mut o = order(9900);
+        o.items.push(LineItem { sku: "other".into(), name: String::new(), quantity: 1, unit_price_minor: 100 });
+        o.total_minor = 10_000;
+        let parties = Parties { sale: Some((code("jane"), &p)), owners: vec![&ebook], ..Parties::default() };
+        // Jane: 30 % of 100.00 = 30.00. The author: 10 % of the course line (99.00) = 9.90.
+        assert_eq!(amounts(&shares(&o, &parties)), [("jane", "sale", 3000), ("author", "owner", 990)]);
+        // Nobody referred the buyer: the owner still earns.
+        let parties = Parties { owners: vec![&ebook], ..Parties::default() };
+        assert_eq!(amounts(&shares(&o, &parties)), [("author", "owner", 990)]);
+        // The referrer who owns the product earns both; an owner buying it earns nothing.
+        let theirs = owner("course", "jane", 1000);
+        let parties = Parties { sale: Some((code("jane"), &p)), owners: vec![&theirs], ..Parties::default() };
+        assert_eq!(amounts(&shares(&o, &parties)), [("jane", "sale", 3000), ("jane", "owner", 990)]);
+        let parties = Parties { owners: vec![&ebook], buyers: vec![code("author")], ..Parties::default() };
+        assert!(shares(&o, &parties).is_empty());
+    }
+
+    #[test]
+    fn an_owner_of_several_lines_gets_one_share_rounded_per_line() {
+        let mut o = order(0);
+        o.items = vec![
+            LineItem { sku: "a".into(), name: String::new(), quantity: 1, unit_price_minor: 15 },
+            LineItem { sku: "b".into(), name: String::new(), quantity: 1, unit_price_minor: 15 },
+        ];
+        o.total_minor = 30;
+        let (a, b) = (owner("a", "author", 1000), owner("b", "author", 1000));
+        // 10 % of 0.15 = 1.5 → 2 cents per line: 4, not round(3.0) = 3.
+        let parties = Parties { owners: vec![&a, &b], ..Parties::default() };
+        assert_eq!(amounts(&shares(&o, &parties)), [("author", "owner", 4)]);
+    }
+
     #[test]
     fn roles_read_and_print_the_same() {
-        for role in [Role::Sale, Role::Lead, Role::Tier2, Role::Tier3, Role::Payout] {
+        for role in [Role::Sale, Role::Lead, Role::Tier2, Role::Tier3, Role::Owner, Role::Payout, Role::Adjustment] {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
         assert_eq!(Role::parse("tier4"), None);

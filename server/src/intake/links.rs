@@ -98,6 +98,9 @@ async fn resolve(store: &Store, code: &LinkCode, aff: &Aff) -> Result<Route, DbE
         return uncredited("partner_not_allowed_on_link");
     }
     let Some(partner) = store.partner(partner_code.as_str()).await? else { return uncredited("unknown_partner") };
+    if !partner.active {
+        return uncredited("partner_deactivated");
+    }
     if !link.programs.is_empty() && !link.programs.iter().any(|p| partner.programs.contains(p)) {
         return uncredited("partner_not_allowed_on_link");
     }

@@ -103,7 +103,9 @@ impl Intake {
         if let (true, Some(subscription)) = (order.renewal, &order.subscription_id) {
             facts.payments = self.store.subscription_payments(subscription).await?;
         }
-        // The touches' partners, then their parents and grandparents.
+        // Owners of the order's products earn whoever referred the buyer.
+        facts.owners = self.store.product_owners().await?.into_iter().filter(|o| order.items.iter().any(|i| i.sku == o.sku)).collect();
+        // The touches' partners (and the owners), then their parents and grandparents.
         let mut wanted: Vec<PartnerCode> = facts.touch_partners(order).cloned().collect();
         for _generation in 0..3 {
             let mut parents = Vec::new();
@@ -122,6 +124,7 @@ impl Intake {
             facts.click.iter().chain(&facts.lead).chain(facts.payments.iter().filter_map(|p| p.credited.as_ref())).collect();
         let links: Vec<_> = touches.iter().filter_map(|t| t.link.clone()).collect();
         let mut programs: Vec<_> = touches.iter().filter_map(|t| t.program.clone()).collect();
+        programs.extend(facts.owners.iter().map(|o| o.program.clone()));
         programs.extend(facts.partners.values().flat_map(|p| p.programs.iter().cloned()));
         for link in links {
             if let std::collections::hash_map::Entry::Vacant(slot) = facts.link_programs.entry(link) {

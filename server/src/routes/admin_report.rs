@@ -1,6 +1,7 @@
 //! The merchant's view: `GET /v1/admin/report` (every partner's figures, balances and fraud
 //! counts, as JSON or `?format=csv`) and payouts (`GET /v1/admin/payouts/preview`,
-//! `POST /v1/admin/payouts`). Admin key only.
+//! `POST /v1/admin/payouts`, the runs' history `GET /v1/admin/payouts` and one run again,
+//! `GET /v1/admin/payouts/{run_id}[?format=csv]`). Admin key only.
 
 use super::auth::require_admin;
 use super::error::ApiError;
@@ -10,7 +11,7 @@ use crate::backoffice::payouts::{self, PayoutLine};
 use crate::backoffice::report;
 use crate::domain::period::parse_period;
 use crate::store::DbError;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -51,7 +52,8 @@ pub async fn report(State(state): State<AppState>, Query(q): Query<ReportQuery>,
         return csv_response("partners.csv", StatusCode::OK, report::partner_rows_csv(&rows));
     }
     let totals = report::fraud_counts(&state.store, None, period).await?;
-    Ok(Json(serde_json::json!({ "partners": rows, "fraud": totals })).into_response())
+    let sources = report::total_by_source(&rows);
+    Ok(Json(serde_json::json!({ "partners": rows, "fraud": totals, "opt_ins_by_source": sources })).into_response())
 }
 
 fn min_balance(raw: Option<&str>) -> Result<i64, ApiError> {
@@ -110,4 +112,28 @@ pub async fn create_payouts(
         Err(DbError::Conflict(m)) => Err(ApiError::conflict("payout_in_progress", format!("{m}; run it again"))),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Every payout run, newest first.
+pub async fn payout_history(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require_admin(&state, &headers).await?;
+    Ok(Json(serde_json::json!({ "runs": payouts::history(&state.store).await? })).into_response())
+}
+
+/// One payout run again, as JSON or the CSV it wrote (`?format=csv`).
+pub async fn payout_run(
+    State(state): State<AppState>,
+    Path(run_id): Path<i64>,
+    Query(q): Query<ReportQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers).await?;
+    let csv = wants_csv(&q)?;
+    let Some(run) = payouts::run(&state.store, run_id).await? else {
+        return Err(ApiError::not_found("unknown_payout_run", format!("no payout run {run_id}")));
+    };
+    if csv {
+        return csv_response(&format!("payouts-{run_id}.csv"), StatusCode::OK, payouts::to_csv(&run.lines));
+    }
+    Ok(Json(run).into_response())
 }

@@ -103,8 +103,22 @@ impl From<AdminError> for ApiError {
                 message: format!("{field}: {message}"),
                 field: Some(field),
             },
-            AdminError::Exists(what) => Self::conflict("already_exists", format!("{what} already exists")),
             AdminError::Missing(what) => Self::not_found("not_found", format!("{what} does not exist")),
+            AdminError::Unknown { field, what } => Self::Reject {
+                status: StatusCode::NOT_FOUND,
+                code: "not_found",
+                message: format!("{field}: {what} does not exist"),
+                field: Some(field),
+            },
+            AdminError::Taken { field, what } => Self::Reject {
+                status: StatusCode::CONFLICT,
+                code: "already_exists",
+                message: format!("{field}: {what} already exists"),
+                field: Some(field),
+            },
+            AdminError::Conflict { code, message } => Self::conflict(code, message),
+            AdminError::Closed => Self::reject(StatusCode::FORBIDDEN, "applications_closed", AdminError::Closed.to_string()),
+            AdminError::RateLimited => Self::reject(StatusCode::TOO_MANY_REQUESTS, "rate_limited", AdminError::RateLimited.to_string()),
             AdminError::Db(e) => e.into(),
         }
     }

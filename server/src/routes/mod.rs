@@ -2,7 +2,9 @@
 //! family) that read a request, call a use case, and answer. Nothing below imports this layer.
 
 pub mod admin;
+pub mod admin_orders;
 pub mod admin_report;
+pub mod applications;
 pub mod auth;
 pub mod demo_checkout;
 pub mod error;
@@ -15,6 +17,7 @@ pub mod ingest_notice;
 pub mod ingest_order;
 pub mod lookup;
 pub mod partner_center;
+pub mod resources;
 pub mod snippet;
 pub mod state;
 pub mod stats;
@@ -25,7 +28,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use error::RejectReason;
 pub use state::AppState;
@@ -59,15 +62,37 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/leads", post(ingest_lead::ingest_lead))
         .route("/v1/notices", post(ingest_notice::ingest_notice))
         .route("/v1/admin/programs", get(admin::list_programs).post(admin::add_program))
+        .route("/v1/admin/programs/{code}", patch(admin::edit_program))
         .route("/v1/admin/programs/{code}/products", post(admin::set_product))
+        .route("/v1/admin/programs/{code}/products/{sku}", delete(admin::delete_product))
+        .route("/v1/admin/commission-preview", post(admin::preview_commission))
         .route("/v1/admin/partners", get(admin::list_partners).post(admin::add_partner))
-        .route("/v1/admin/partners/{code}/tokens", post(admin::issue_partner_token))
+        .route("/v1/admin/partners/{code}", patch(admin::edit_partner))
+        .route("/v1/admin/partners/{code}/tokens", get(admin::list_partner_tokens).post(admin::issue_partner_token))
+        .route("/v1/admin/partners/{code}/adjustments", post(admin_orders::adjust))
         .route("/v1/admin/keys/{id}", delete(admin::revoke_key))
         .route("/v1/admin/links", get(admin::list_links).post(admin::add_link))
+        .route("/v1/admin/links/{code}", patch(admin::edit_link))
         .route("/v1/admin/notices", get(admin::list_notices))
+        .route("/v1/admin/settings", get(admin::settings).patch(admin::set_settings))
         .route("/v1/admin/report", get(admin_report::report))
         .route("/v1/admin/payouts/preview", get(admin_report::preview_payouts))
-        .route("/v1/admin/payouts", post(admin_report::create_payouts))
+        .route("/v1/admin/payouts", get(admin_report::payout_history).post(admin_report::create_payouts))
+        .route("/v1/admin/payouts/{run_id}", get(admin_report::payout_run))
+        .route("/v1/admin/orders", get(admin_orders::list_orders))
+        .route("/v1/admin/orders/{order_id}", get(admin_orders::order))
+        .route("/v1/admin/orders/{order_id}/credit", post(admin_orders::credit_order))
+        .route("/v1/admin/commissions", get(admin_orders::list_commissions))
+        .route("/v1/admin/ledger/{entry_id}/void", post(admin_orders::void_entry))
+        .route("/v1/admin/ledger/{entry_id}/approve", post(admin_orders::approve_entry))
+        .route("/v1/admin/partner-applications", get(applications::list))
+        .route("/v1/admin/partner-applications/{id}/approve", post(applications::approve))
+        .route("/v1/admin/partner-applications/{id}/decline", post(applications::decline))
+        .route("/v1/admin/resources", get(resources::list).post(resources::add))
+        .route("/v1/admin/resources/{id}", delete(resources::delete))
+        .route("/v1/partner-applications", get(applications::status).post(applications::apply))
+        .route("/v1/resources/{id}/image", get(resources::image))
+        .route("/v1/partners/{code}/resources", get(resources::for_partner))
         .route("/v1/me", get(partner_center::whoami))
         .route("/v1/partners/{code}/stats", get(stats::partner_stats))
         .route("/v1/partners/{code}/profile", get(partner_center::profile))
@@ -77,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .route("/reftrack_bg.wasm", get(snippet::wasm))
         .route("/reftrack.d.ts", get(snippet::types))
         .nest_service("/demo", ServeDir::new(www.join("demo")))
+        .route("/partner/apply", get(applications::page))
         .nest_service("/partner", ServeDir::new(www.join("partner")))
         .nest_service("/admin", ServeDir::new(www.join("admin")))
         .route("/healthz", get(health::healthz))

@@ -30,8 +30,7 @@ async fn authorised(state: &AppState, headers: &HeaderMap, code: &str) -> Result
 /// Who the partner is, their commission structure and the links they may share.
 pub async fn profile(State(state): State<AppState>, Path(code): Path<String>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
     authorised(&state, &headers, &code).await?;
-    let base = format!("{}{}", state.settings.public_url.as_str().trim_end_matches('/'), state.settings.base_path);
-    let profile = report::profile(&state.store, &code, &base).await?;
+    let profile = report::profile(&state.store, &code, &state.base_url()).await?;
     profile.map(Json).ok_or_else(|| ApiError::not_found("unknown_partner", format!("no partner {code:?}")))
 }
 

@@ -1,5 +1,5 @@
 //! `GET /v1/partners/{code}/stats`: a partner's figures, in total, by link and SubID, by day, by
-//! product, and the fraud signals counted against them.
+//! product, opt-ins by source, and the fraud signals counted against them.
 
 use super::auth::require_partner_or_admin;
 use super::error::ApiError;
@@ -37,5 +37,6 @@ pub async fn partner_stats(
     stats.daily = state.store.daily_figures(&code, period.from_ms, period.to_ms).await?;
     stats.products = state.store.products_sold(&code, period.from_ms, period.to_ms).await?;
     stats.fraud = report::fraud_counts(&state.store, Some(&code), period).await?;
+    stats.opt_ins_by_source = report::opt_ins_by_source(&state.store, &code, period).await?;
     Ok(Json(stats))
 }

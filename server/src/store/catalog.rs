@@ -27,16 +27,35 @@ impl FromRow<'_, AnyRow> for Program {
 
 impl FromRow<'_, AnyRow> for ProductOverride {
     fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(ProductOverride { sku: r.try_get("sku")?, rate_bps: r.try_get("rate_bps")?, flat_minor: r.try_get("flat_minor")? })
+        Ok(ProductOverride {
+            sku: r.try_get("sku")?,
+            rate_bps: r.try_get("rate_bps")?,
+            flat_minor: r.try_get("flat_minor")?,
+            owner: parsed_opt(r, "owner_code")?,
+            owner_bps: r.try_get("owner_bps")?,
+        })
     }
 }
 
 /// The programs a partner or link belongs to, one row each (`sql` binds the owner, then the program).
-async fn insert_programs(tx: &mut Tx, sql: &'static str, owner: &str, programs: &[impl AsRef<str>]) -> Result<(), DbError> {
+pub(super) async fn insert_programs(tx: &mut Tx, sql: &'static str, owner: &str, programs: &[impl AsRef<str>]) -> Result<(), DbError> {
     for program in programs {
         sqlx::query(sql).bind(owner).bind(program.as_ref()).execute(tx.conn()).await?;
     }
     Ok(())
+}
+
+/// A new partner and their programs, in the caller's transaction.
+pub(super) async fn insert_partner(tx: &mut Tx, p: &Partner, now_ms: i64) -> Result<(), DbError> {
+    sqlx::query("INSERT INTO partners (code, name, email, parent_code, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
+        .bind(p.code.as_str())
+        .bind(&p.name)
+        .bind(p.email.as_str())
+        .bind(p.parent.as_ref().map(|c| c.as_str()))
+        .bind(now_ms)
+        .execute(tx.conn())
+        .await?;
+    insert_programs(tx, "INSERT INTO partner_programs (partner_code, program_code) VALUES ($1, $2)", p.code.as_str(), &p.programs).await
 }
 
 impl Store {
@@ -66,13 +85,16 @@ impl Store {
 
     pub async fn set_product_override(&self, program: &str, o: &ProductOverride) -> Result<(), DbError> {
         sqlx::query(
-            "INSERT INTO program_products (program_code, sku, rate_bps, flat_minor) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (program_code, sku) DO UPDATE SET rate_bps = excluded.rate_bps, flat_minor = excluded.flat_minor",
+            "INSERT INTO program_products (program_code, sku, rate_bps, flat_minor, owner_code, owner_bps) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (program_code, sku) DO UPDATE SET rate_bps = excluded.rate_bps, flat_minor = excluded.flat_minor,
+                                                          owner_code = excluded.owner_code, owner_bps = excluded.owner_bps",
         )
         .bind(program)
         .bind(&o.sku)
         .bind(o.rate_bps)
         .bind(o.flat_minor)
+        .bind(o.owner.as_ref().map(|p| p.as_str()))
+        .bind(o.owner_bps)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -83,10 +105,12 @@ impl Store {
     }
 
     pub async fn product_overrides(&self, program: &str) -> Result<Vec<ProductOverride>, DbError> {
-        Ok(sqlx::query_as("SELECT sku, rate_bps, flat_minor FROM program_products WHERE program_code = $1 ORDER BY sku")
-            .bind(program)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT sku, rate_bps, flat_minor, owner_code, owner_bps FROM program_products WHERE program_code = $1 ORDER BY sku",
+        )
+        .bind(program)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn programs(&self) -> Result<Vec<Program>, DbError> {
@@ -95,16 +119,7 @@ impl Store {
 
     pub async fn add_partner(&self, p: &Partner, now_ms: i64) -> Result<(), DbError> {
         let mut tx = self.write().await?;
-        sqlx::query("INSERT INTO partners (code, name, email, parent_code, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
-            .bind(p.code.as_str())
-            .bind(&p.name)
-            .bind(p.email.as_str())
-            .bind(p.parent.as_ref().map(|c| c.as_str()))
-            .bind(now_ms)
-            .execute(tx.conn())
-            .await?;
-        insert_programs(&mut tx, "INSERT INTO partner_programs (partner_code, program_code) VALUES ($1, $2)", p.code.as_str(), &p.programs)
-            .await?;
+        insert_partner(&mut tx, p, now_ms).await?;
         tx.commit().await
     }
 
@@ -122,6 +137,7 @@ impl Store {
             email: parsed(&row, "email")?,
             parent: parsed_opt(&row, "parent_code")?,
             programs: first_column(&programs)?,
+            active: row.try_get::<Option<i64>, _>("deactivated_at_ms")?.is_none(),
         }))
     }
 
@@ -140,6 +156,7 @@ impl Store {
                 name: row.try_get("name")?,
                 email: parsed(row, "email")?,
                 parent: parsed_opt(row, "parent_code")?,
+                active: row.try_get::<Option<i64>, _>("deactivated_at_ms")?.is_none(),
             });
         }
         Ok(out)

@@ -26,11 +26,14 @@ impl FromRow<'_, AnyRow> for LedgerRecord {
             at_ms: r.try_get("at_ms")?,
             available_at_ms: r.try_get("available_at_ms")?,
             payout_id: r.try_get("payout_id")?,
+            reason: r.try_get("reason")?,
+            reverses_id: r.try_get("reverses_id")?,
         })
     }
 }
 
-/// Books entries for an order (or one of its refunds), counting them into `deltas`.
+/// Books entries for an order (or one of its refunds, or the merchant's corrections), counting
+/// them into `deltas`: every ledger write goes through here.
 pub(super) async fn insert_bookings(
     tx: &mut Tx,
     deltas: &mut Deltas,
@@ -45,8 +48,8 @@ pub(super) async fn insert_bookings(
         deltas.ledger(e.partner.as_str(), currency.as_str(), e.kind, e.amount_minor, key);
         sqlx::query(
             "INSERT INTO ledger (partner_code, order_id, refund_id, kind, amount_minor, currency, link_code, sub_id, at_ms,
-                                 role, program_code, available_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                 role, program_code, available_at_ms, reason, reverses_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(e.partner.as_str())
         .bind(order_id)
@@ -60,6 +63,8 @@ pub(super) async fn insert_bookings(
         .bind(e.role.as_str())
         .bind(e.program.as_ref().map(|p| p.as_str()))
         .bind(e.available_at_ms)
+        .bind(e.reason.as_deref())
+        .bind(e.reverses_id)
         .execute(tx.conn())
         .await?;
     }

@@ -8,22 +8,35 @@
 //!
 //! Files by area: `catalog` (programs, partners, links, keys), `tracking` (the batch writer's
 //! clicks, leads, conversions, fraud signals), `orders`, `refunds`, `ledger` (entries, payouts),
-//! `reports` (figures), `notices`.
+//! `reports` (figures), `notices`; and the merchant's back office: `catalog_edits` (editing the
+//! catalog, settings, tokens, per-link and per-source figures, payout runs), `orders_admin`
+//! (order search and hand-made credits), `corrections` (voids, early approvals, adjustments),
+//! `applications`, `resources`.
 
+mod applications;
 mod catalog;
+mod catalog_edits;
+mod corrections;
 mod ledger;
 mod notices;
 mod orders;
+mod orders_admin;
 mod records;
 mod refunds;
 mod reports;
+mod resources;
 mod rollups;
 mod rows;
 mod tracking;
 
+pub use applications::{Application, NewApplication};
+pub use catalog_edits::{LinkFigures, PayoutRecord, SourceCount, TokenRecord};
+pub use corrections::Corrected;
 pub use notices::NoticeRecord;
+pub use orders_admin::{CreditChange, NewCredit, OrderFilter, OrderRow, RefundRow, StoredOrder};
 pub use records::*;
 pub use refunds::{RefundDecision, RefundOutcome};
+pub use resources::{NewResource, Resource};
 
 use anyhow::Context;
 use sqlx::any::AnyPoolOptions;

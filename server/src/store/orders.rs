@@ -6,7 +6,33 @@ use super::rows::{flag, parsed, parsed_opt};
 use super::tracking::{insert_contact, insert_fraud, insert_lead, unprefixed};
 use super::{DbError, NewLead, NewOrder, OrderAnswer, Recorded, Store, StoredAnswer, PIXEL_LEDGER_PREFIX};
 use crate::domain::plan::{Payment, TouchFact};
+use reftrack_protocol::{PartnerCode, ProgramCode};
 use sqlx::Row;
+
+/// Changes a stored order's credit to `partner` (a hand-made credit or a move), in the caller's
+/// transaction: with [`Store::insert_order`], the only place an order's credit is written. The
+/// order's own click, link and SubID belonged to its previous credit (they are kept in its
+/// credit history).
+pub(super) async fn update_credit(
+    tx: &mut super::Tx,
+    order_id: &str,
+    partner: &PartnerCode,
+    program: Option<&ProgramCode>,
+    commission_minor: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE orders SET partner_code = $2, program_code = $3, commission_minor = $4, status = 'attributed', reason = NULL,
+                           click_id = NULL, link_code = NULL, sub_id = NULL
+         WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .bind(partner.as_str())
+    .bind(program.map(|p| p.as_str()))
+    .bind(commission_minor)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
 
 impl Store {
     /// The stored answer of an order, with the partner it credited.

@@ -2,6 +2,7 @@
 //! read back is as valid as one that arrived; only free text (names, destinations) is a `String`.
 
 use crate::domain::commission::{Rate, Terms};
+use crate::domain::correction;
 use crate::domain::fraud::Signal;
 use crate::domain::ledger::{self, Kind};
 use crate::domain::plan::{OrderPlan, PartnerFact, ProgramFact, TouchFact};
@@ -92,7 +93,7 @@ impl Program {
     }
 }
 
-/// A per-product rate or flat amount within a program.
+/// A per-product rate or flat amount within a program, and the product's owner, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductOverride {
     pub sku: String,
@@ -100,6 +101,11 @@ pub struct ProductOverride {
     pub rate_bps: Option<i64>,
     #[serde(default)]
     pub flat_minor: Option<i64>,
+    /// The partner who owns the product: they earn `owner_bps` of its lines on every sale.
+    #[serde(default)]
+    pub owner: Option<PartnerCode>,
+    #[serde(default)]
+    pub owner_bps: Option<i64>,
 }
 
 impl ProductOverride {
@@ -124,6 +130,13 @@ pub struct Partner {
     /// Sorted by code.
     #[serde(default)]
     pub programs: Vec<ProgramCode>,
+    /// A deactivated partner's links stop crediting; their history stays.
+    #[serde(default = "active")]
+    pub active: bool,
+}
+
+fn active() -> bool {
+    true
 }
 
 impl Partner {
@@ -275,6 +288,10 @@ pub struct LedgerRecord {
     pub at_ms: i64,
     pub available_at_ms: i64,
     pub payout_id: Option<i64>,
+    /// Why the merchant booked it (voids, moves, approvals, adjustments, hand-made credits).
+    pub reason: Option<String>,
+    /// The entry it corrects.
+    pub reverses_id: Option<i64>,
 }
 
 fn kind_name<S: serde::Serializer>(kind: &Kind, s: S) -> Result<S::Ok, S::Error> {
@@ -296,6 +313,24 @@ impl LedgerRecord {
             currency: self.currency,
             available_at_ms: self.available_at_ms,
             payout_id: self.payout_id,
+        }
+    }
+
+    /// The entry as the merchant's corrections see it.
+    pub fn commission_entry(&self) -> correction::CommissionEntry {
+        correction::CommissionEntry {
+            id: self.id,
+            order_id: self.order_id.clone(),
+            partner: self.partner.clone(),
+            kind: self.kind,
+            role: self.role,
+            program: self.program.clone(),
+            link: self.link.clone(),
+            sub_id: self.sub_id.clone(),
+            amount_minor: self.amount_minor,
+            currency: self.currency,
+            available_at_ms: self.available_at_ms,
+            paid: self.payout_id.is_some(),
         }
     }
 }

@@ -76,11 +76,14 @@ impl Store {
         .bind(refund_id)
         .fetch_one(tx.conn())
         .await?;
+        // What each commission still holds: earned less what voids and moves cancelled (an early
+        // approval's payable half makes it payable from then on).
         let earnings = sqlx::query(
             "SELECT partner_code, link_code, sub_id, role, program_code, MIN(available_at_ms) AS available_at_ms,
-                    CAST(COALESCE(SUM(CASE WHEN kind = 'earned' THEN amount_minor END), 0) AS BIGINT) AS earned,
+                    CAST(COALESCE(SUM(CASE WHEN kind IN ('earned', 'void', 'move') THEN amount_minor END), 0) AS BIGINT) AS earned,
                     CAST(COALESCE(SUM(CASE WHEN kind = 'clawback' THEN -amount_minor END), 0) AS BIGINT) AS clawed
-             FROM ledger WHERE order_id = $1 AND kind IN ('earned', 'clawback')
+             FROM ledger WHERE order_id = $1 AND kind IN ('earned', 'clawback', 'void', 'move', 'approval')
+               AND NOT (kind = 'approval' AND amount_minor < 0)
              GROUP BY partner_code, link_code, sub_id, role, program_code ORDER BY partner_code, role",
         )
         .bind(order_id)

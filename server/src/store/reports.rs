@@ -216,7 +216,8 @@ impl Store {
     /// rollup, pending and approved from the entries not yet paid.
     pub async fn balances(&self, partner: Option<&str>, now_ms: i64) -> Result<Vec<(PartnerCode, Balance)>, DbError> {
         let totals = sqlx::query(
-            "SELECT partner_code, currency, earned_minor, clawed_back_minor, paid_minor, balance_minor FROM rollup_balances
+            "SELECT partner_code, currency, earned_minor, clawed_back_minor, reversed_minor, adjusted_minor, paid_minor, balance_minor
+             FROM rollup_balances
              WHERE (CAST($1 AS TEXT) IS NULL OR partner_code = $1) ORDER BY partner_code, currency",
         )
         .bind(partner)
@@ -239,6 +240,8 @@ impl Store {
             let b = out.entry((parsed(r, "partner_code")?, currency.to_string())).or_insert_with(|| Balance::new(currency));
             b.earned_minor = r.try_get("earned_minor")?;
             b.clawed_back_minor = r.try_get("clawed_back_minor")?;
+            b.reversed_minor = r.try_get("reversed_minor")?;
+            b.adjusted_minor = r.try_get("adjusted_minor")?;
             b.paid_minor = r.try_get("paid_minor")?;
             b.balance_minor = r.try_get("balance_minor")?;
         }
@@ -299,7 +302,7 @@ impl Store {
                      GROUP BY link_code, sub_id
                    UNION ALL
                    SELECT link_code, sub_id, 0, 0, 0, 0, 0,
-                          CAST(COALESCE(SUM(CASE WHEN kind = 'earned' THEN amount_minor END), 0) AS BIGINT),
+                          CAST(COALESCE(SUM(CASE WHEN kind IN ('earned', 'void', 'move') THEN amount_minor END), 0) AS BIGINT),
                           CAST(COALESCE(SUM(CASE WHEN kind = 'clawback' THEN -amount_minor END), 0) AS BIGINT)
                      FROM ledger WHERE partner_code = $1 AND at_ms >= $2 AND at_ms < $3 GROUP BY link_code, sub_id
                  ) AS figures GROUP BY link_code, sub_id ORDER BY link_code NULLS FIRST, sub_id NULLS FIRST",
@@ -343,7 +346,7 @@ impl Store {
                      FROM orders WHERE partner_code = $1 AND occurred_at_ms >= $2 AND occurred_at_ms < $3 GROUP BY 1
                    UNION ALL
                    SELECT at_ms / 86400000, 0, 0, 0, CAST(SUM(amount_minor) AS BIGINT)
-                     FROM ledger WHERE partner_code = $1 AND kind = 'earned' AND at_ms >= $2 AND at_ms < $3 GROUP BY 1
+                     FROM ledger WHERE partner_code = $1 AND kind IN ('earned', 'void', 'move') AND at_ms >= $2 AND at_ms < $3 GROUP BY 1
                  ) AS daily GROUP BY day ORDER BY day",
                 partner,
                 from_ms,

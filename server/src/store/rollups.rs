@@ -61,8 +61,8 @@ struct Sold {
 #[derive(Debug, Default)]
 pub(super) struct Deltas {
     daily: BTreeMap<DailyKey, Daily>,
-    /// (partner, currency) → (earned, clawed back, paid, balance).
-    balances: BTreeMap<(String, String), [i64; 4]>,
+    /// (partner, currency) → (earned, clawed back, reversed, adjusted, paid, balance).
+    balances: BTreeMap<(String, String), [i64; 6]>,
     products: BTreeMap<ProductKey, Sold>,
 }
 
@@ -74,7 +74,7 @@ impl Deltas {
     /// A ledger entry of `amount_minor` booked (or, with a negative sign, taken away).
     pub fn ledger(&mut self, partner: &str, currency: &str, kind: Kind, amount_minor: i64, key: DailyKey) {
         let balance = self.balances.entry((partner.to_owned(), currency.to_owned())).or_default();
-        balance[3] += amount_minor;
+        balance[5] += amount_minor;
         match kind {
             Kind::Earned => {
                 balance[0] += amount_minor;
@@ -84,7 +84,15 @@ impl Deltas {
                 balance[1] -= amount_minor;
                 self.daily(key, Daily { clawback_minor: -amount_minor, ..Daily::default() });
             }
-            Kind::Payout => balance[2] -= amount_minor,
+            // A voided or moved commission is no longer earned: the day's commission nets it out.
+            Kind::Void | Kind::Move => {
+                balance[2] -= amount_minor;
+                self.daily(key, Daily { commission_minor: amount_minor, ..Daily::default() });
+            }
+            Kind::Adjustment => balance[3] += amount_minor,
+            Kind::Payout => balance[4] -= amount_minor,
+            // An approval pair moves money from pending to approved and adds up to nothing.
+            Kind::Approval => {}
         }
     }
 
@@ -122,13 +130,16 @@ impl Deltas {
             .execute(tx.conn())
             .await?;
         }
-        for ((partner, currency), [earned, clawed, paid, balance]) in self.balances {
+        for ((partner, currency), [earned, clawed, reversed, adjusted, paid, balance]) in self.balances {
             sqlx::query(
-                "INSERT INTO rollup_balances (partner_code, currency, earned_minor, clawed_back_minor, paid_minor, balance_minor)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO rollup_balances (partner_code, currency, earned_minor, clawed_back_minor, reversed_minor, adjusted_minor,
+                                              paid_minor, balance_minor)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (partner_code, currency) DO UPDATE SET
                     earned_minor = rollup_balances.earned_minor + excluded.earned_minor,
                     clawed_back_minor = rollup_balances.clawed_back_minor + excluded.clawed_back_minor,
+                    reversed_minor = rollup_balances.reversed_minor + excluded.reversed_minor,
+                    adjusted_minor = rollup_balances.adjusted_minor + excluded.adjusted_minor,
                     paid_minor = rollup_balances.paid_minor + excluded.paid_minor,
                     balance_minor = rollup_balances.balance_minor + excluded.balance_minor",
             )
@@ -136,6 +147,8 @@ impl Deltas {
             .bind(currency)
             .bind(earned)
             .bind(clawed)
+            .bind(reversed)
+            .bind(adjusted)
             .bind(paid)
             .bind(balance)
             .execute(tx.conn())
@@ -188,9 +201,9 @@ const REBUILD: &[&str] = &[
          FROM conversions WHERE partner_code IS NOT NULL AND verified_order_id IS NULL GROUP BY 1, 2, 3, 4
        UNION ALL
        SELECT partner_code, at_ms / 86400000, COALESCE(link_code, ''), COALESCE(sub_id, ''), 0, 0, 0, 0, 0,
-              CAST(COALESCE(SUM(CASE WHEN kind = 'earned' THEN amount_minor END), 0) AS BIGINT),
+              CAST(COALESCE(SUM(CASE WHEN kind IN ('earned', 'void', 'move') THEN amount_minor END), 0) AS BIGINT),
               CAST(COALESCE(SUM(CASE WHEN kind = 'clawback' THEN -amount_minor END), 0) AS BIGINT)
-         FROM ledger WHERE kind IN ('earned', 'clawback') GROUP BY 1, 2, 3, 4
+         FROM ledger WHERE kind IN ('earned', 'clawback', 'void', 'move') GROUP BY 1, 2, 3, 4
      ) AS raw GROUP BY partner_code, day, link_code, sub_id",
     "INSERT INTO rollup_products (partner_code, day, sku, currency, name, quantity, revenue_minor)
      SELECT partner_code, day, sku, currency, MAX(name), CAST(SUM(quantity) AS BIGINT), CAST(SUM(revenue) AS BIGINT) FROM (
@@ -201,10 +214,13 @@ const REBUILD: &[&str] = &[
        SELECT o.partner_code, o.occurred_at_ms / 86400000, '', o.currency, '', 1, o.total_minor
          FROM orders o WHERE o.partner_code IS NOT NULL AND NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.order_id)
      ) AS sold GROUP BY partner_code, day, sku, currency",
-    "INSERT INTO rollup_balances (partner_code, currency, earned_minor, clawed_back_minor, paid_minor, balance_minor)
+    "INSERT INTO rollup_balances (partner_code, currency, earned_minor, clawed_back_minor, reversed_minor, adjusted_minor,
+                                  paid_minor, balance_minor)
      SELECT partner_code, currency,
             CAST(COALESCE(SUM(CASE WHEN kind = 'earned' THEN amount_minor END), 0) AS BIGINT),
             CAST(COALESCE(SUM(CASE WHEN kind = 'clawback' THEN -amount_minor END), 0) AS BIGINT),
+            CAST(COALESCE(SUM(CASE WHEN kind IN ('void', 'move') THEN -amount_minor END), 0) AS BIGINT),
+            CAST(COALESCE(SUM(CASE WHEN kind = 'adjustment' THEN amount_minor END), 0) AS BIGINT),
             CAST(COALESCE(SUM(CASE WHEN kind = 'payout' THEN -amount_minor END), 0) AS BIGINT),
             CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT)
      FROM ledger GROUP BY partner_code, currency",

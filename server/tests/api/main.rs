@@ -5,8 +5,11 @@
 mod helpers;
 
 mod admin;
+mod applications;
 mod attacks;
+mod back_office;
 mod commissions;
+mod corrections;
 mod durability;
 mod events;
 mod fraud;
@@ -15,9 +18,11 @@ mod leads;
 mod links;
 mod lookup;
 mod orders;
+mod owners;
 mod partner_center;
 mod payouts;
 mod refunds;
+mod resources;
 mod rollups;
 mod stats;
 mod windows;

@@ -114,3 +114,34 @@ async fn payout_requests_with_bad_input_or_without_the_admin_key_are_refused() {
     let r = app.client.post(app.url("/v1/admin/payouts")).json(&json!({})).send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn each_payout_run_is_kept_and_its_csv_downloaded_again() {
+    let app = app_without_hold().await;
+    sale(&app, "api:h1", "jane", 9900).await;
+    sale(&app, "api:h2", "john", 1000).await;
+    let first: Value = app.admin_post("/v1/admin/payouts", json!({"min_balance_minor":0})).await.json().await.unwrap();
+    sale(&app, "api:h3", "jane", 5000).await;
+    // The runs are told apart by when they were booked.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    app.admin_post("/v1/admin/payouts", json!({"min_balance_minor":0})).await;
+    let history = app.get_json("/v1/admin/payouts", ADMIN_KEY).await;
+    let runs = history["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{history}");
+    // Newest first: the second run paid jane 15.00; the first, jane 29.70 and john 3.00.
+    assert_eq!((runs[0]["lines"].as_array().unwrap().len(), runs[0]["lines"][0]["amount"].as_str()), (1, Some("15.00")));
+    assert_eq!(runs[1]["lines"].as_array().unwrap().len(), 2);
+    assert_eq!(runs[1]["totals"], json!([["USD", 3270]]));
+    assert_eq!(runs[1]["lines"][0]["payout_id"], first["payouts"][0]["payout_id"]);
+    let run_id = runs[1]["run_id"].as_i64().unwrap();
+    let r = app.client.get(app.url(&format!("/v1/admin/payouts/{run_id}?format=csv"))).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-disposition"], format!("attachment; filename=\"payouts-{run_id}.csv\"").as_str());
+    let csv = r.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.lines().nth(1).unwrap().starts_with("jane,jane partner,jane@partners.example,29.70,USD,"));
+    assert_eq!(app.client.get(app.url("/v1/admin/payouts/1")).bearer_auth(ADMIN_KEY).send().await.unwrap().status(), 404);
+    assert_eq!(app.client.get(app.url("/v1/admin/payouts")).send().await.unwrap().status(), 401);
+    let cli = run_cli(&app.database_url, &["payouts", "csv", &run_id.to_string()]);
+    assert_eq!(String::from_utf8(cli.stdout).unwrap(), csv);
+}
