@@ -60,7 +60,15 @@ impl Application {
             pixel_commission_max_minor: settings.pixel_commission_max_minor,
         };
         let intake = Intake::new(store.clone(), writer.clone(), clock.clone(), metrics.clone(), intake_settings).await?;
-        let state = AppState { settings: Arc::new(settings), store, intake, clock, metrics, health: Default::default(), applications: AppState::application_limit() };
+        let state = AppState {
+            settings: Arc::new(settings),
+            store,
+            intake,
+            clock,
+            metrics,
+            health: Default::default(),
+            applications: AppState::application_limit(),
+        };
         Ok(Self { listener, state, writer, writer_task })
     }
 

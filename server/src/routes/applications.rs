@@ -5,8 +5,8 @@
 
 use super::auth::require_admin;
 use super::error::ApiError;
-use super::extract::{parse_json, RawBody};
 use super::extract::client_ip;
+use super::extract::{parse_json, RawBody};
 use super::state::AppState;
 use crate::backoffice::admin::AdminError;
 use crate::backoffice::applications::{self, ApplicationInput, ApprovalInput, DeclineInput};

@@ -2,8 +2,8 @@
 //! ledger entries and credit history — and crediting an order by hand (or moving it), decided on
 //! the order as read inside its own transaction, with the order's row locked as refunds lock it.
 
-use super::rows::{parsed, parsed_opt};
 use super::rollups::{self, Daily, Deltas};
+use super::rows::{parsed, parsed_opt};
 use super::{DbError, LedgerRecord, Store};
 use crate::domain::ledger::Booking;
 use crate::domain::period::from_ms;

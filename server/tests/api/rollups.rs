@@ -1,5 +1,6 @@
 //! The rollups the reports read are kept in the same transaction as the rows they count: after a
-//! random mix of clicks, opt-ins, orders, refunds, replays, pixel conversions and payouts, the
+//! random mix of clicks, opt-ins, orders, refunds, replays, pixel conversions, payouts, moved orders, voids,
+//! early approvals and adjustments, the
 //! rollups kept along the way equal the rollups rebuilt from the raw rows.
 
 use crate::helpers::*;
@@ -18,15 +19,22 @@ async fn snapshot(url: &str) -> Vec<String> {
             "partner_code, day, link_code, sub_id, hits, opt_ins, orders, unverified, revenue_minor, commission_minor, clawback_minor",
         ),
         ("rollup_products", "partner_code, day, sku, currency, name, quantity, revenue_minor"),
-        ("rollup_balances", "partner_code, currency, earned_minor, clawed_back_minor, paid_minor, balance_minor"),
+        (
+            "rollup_balances",
+            "partner_code, currency, earned_minor, clawed_back_minor, reversed_minor, adjusted_minor, paid_minor, balance_minor",
+        ),
     ] {
         // Rows that add up to nothing are the same as no row.
         for r in sqlx::query(&format!("SELECT {columns} FROM {table}")).fetch_all(&mut conn).await.unwrap() {
             let values: Vec<String> = (0..r.len())
                 .map(|i| r.try_get::<String, _>(i).or_else(|_| r.try_get::<i64, _>(i).map(|n| n.to_string())).unwrap())
                 .collect();
-            let numbers_all_zero = values.iter().skip(if table == "rollup_balances" { 2 } else { 4 }).all(|v| v == "0");
-            if !(numbers_all_zero && table == "rollup_daily") {
+            let numbers_all_zero = match table {
+                "rollup_daily" => values.iter().skip(4).all(|v| v == "0"),
+                "rollup_products" => values.iter().skip(5).all(|v| v == "0"),
+                _ => false,
+            };
+            if !numbers_all_zero {
                 rows.push(format!("{table}: {}", values.join(" | ")));
             }
         }
@@ -54,8 +62,10 @@ async fn rollups_kept_along_the_way_equal_rollups_rebuilt_from_the_raw_rows() {
     let mut dice = Dice(0x5eed_1234_abcd_0001);
     let mut clicks: Vec<String> = Vec::new();
     let mut orders: Vec<(String, i64)> = Vec::new();
-    for step in 0..120 {
-        match dice.roll(7) {
+    // Moves, voids, early approvals and adjustments that were booked.
+    let mut corrections = [0; 4];
+    for step in 0..160 {
+        match dice.roll(9) {
             0 | 1 => {
                 let partner = ["jane", "john"][dice.roll(2) as usize];
                 let sid = ["yt", "news"].get(dice.roll(3) as usize).copied();
@@ -114,9 +124,50 @@ async fn rollups_kept_along_the_way_equal_rollups_rebuilt_from_the_raw_rows() {
                 let r = app.admin_post("/v1/admin/payouts", json!({"min_balance_minor": 0})).await;
                 assert_eq!(r.status(), 201);
             }
+            7 if !orders.is_empty() => {
+                let (id, _) = orders[dice.roll(orders.len() as u64) as usize].clone();
+                let partner = ["jane", "john"][dice.roll(2) as usize];
+                let body = json!({"partner": partner, "reason": "moved by hand"});
+                let r = app.admin_post(&format!("/v1/admin/orders/{id}/credit"), body).await;
+                let status = r.status();
+                let answer: Value = r.json().await.unwrap();
+                assert!(status == 200 || answer["field"] == "partner", "{status} {answer}");
+                corrections[0] += i32::from(status == 200);
+            }
+            8 => {
+                let partner = ["jane", "john"][dice.roll(2) as usize];
+                let entries = app.get_json(&format!("/v1/partners/{partner}/ledger"), ADMIN_KEY).await["entries"].clone();
+                let earned: Vec<i64> =
+                    entries.as_array().unwrap().iter().filter(|e| e["kind"] == "earned").filter_map(|e| e["id"].as_i64()).collect();
+                match (dice.roll(3), earned.is_empty()) {
+                    (0, false) => {
+                        let id = earned[dice.roll(earned.len() as u64) as usize];
+                        let r = app.admin_post(&format!("/v1/admin/ledger/{id}/void"), json!({"reason":"void"})).await;
+                        let status = r.status();
+                        assert!(status == 201 || status == 409, "{status} {}", r.text().await.unwrap());
+                        corrections[1] += i32::from(status == 201);
+                    }
+                    (1, false) => {
+                        let id = earned[dice.roll(earned.len() as u64) as usize];
+                        let r = app.admin_post(&format!("/v1/admin/ledger/{id}/approve"), json!({"reason":"early"})).await;
+                        let status = r.status();
+                        assert!(status == 201 || status == 409, "{status} {}", r.text().await.unwrap());
+                        corrections[2] += i32::from(status == 201);
+                    }
+                    _ => {
+                        let amount = dice.roll(3000) as i64 - 1000;
+                        let body = json!({"amount_minor": amount, "currency": "USD", "reason": "bonus"});
+                        let r = app.admin_post(&format!("/v1/admin/partners/{partner}/adjustments"), body).await;
+                        let status = r.status();
+                        assert!(status == 201 || amount == 0, "{status} {}", r.text().await.unwrap());
+                        corrections[3] += i32::from(status == 201);
+                    }
+                }
+            }
             _ => {}
         }
     }
+    assert!(corrections.iter().all(|&n| n > 0), "every kind of correction was booked: {corrections:?}");
     app.stats("jane").await; // Everything queued is committed.
     let kept = snapshot(&app.database_url).await;
     assert!(kept.iter().any(|r| r.starts_with("rollup_daily")), "the mix produced figures");
