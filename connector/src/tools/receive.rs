@@ -77,8 +77,8 @@ pub async fn receive(
                 (StatusCode::OK, Json(json!({ "status": "accepted", "leads": leads.len(), "new": added }))).into_response()
             }
             Err(e) => {
-                tracing::error!(tool = tool.name, error = %e, "writing leads to the outbox failed");
-                refuse(metrics, tool, StatusCode::INTERNAL_SERVER_ERROR, "internal", "the delivery could not be stored; retry")
+                metrics.lead_reject(tool.name, if crate::outbox::is_unavailable(&e) { "outbox_unavailable" } else { "internal" });
+                crate::routes::storage_failed(&e, "delivery")
             }
         },
     }
