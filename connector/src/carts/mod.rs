@@ -433,11 +433,13 @@ pub fn from_unix(secs: i64) -> Result<OffsetDateTime, PayloadError> {
     OffsetDateTime::from_unix_timestamp(secs).map_err(|_| PayloadError::Invalid(format!("{secs} is not a valid unix time")))
 }
 
-/// An RFC 3339 time (any offset) → UTC.
+/// An RFC 3339 time (any offset) → UTC. (`to_offset` panics where UTC leaves the years `time`
+/// can hold — `9999-12-31T23:59:59-01:00` — so the checked conversion is used.)
 pub fn from_rfc3339(raw: &str) -> Result<OffsetDateTime, PayloadError> {
     OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339)
-        .map(|t| t.to_offset(time::UtcOffset::UTC))
-        .map_err(|_| PayloadError::Invalid(format!("{raw:?} is not an RFC 3339 time")))
+        .ok()
+        .and_then(|t| t.checked_to_offset(time::UtcOffset::UTC))
+        .ok_or_else(|| PayloadError::Invalid(format!("{raw:?} is not an RFC 3339 time")))
 }
 
 /// Most lines an order may carry (the protocol's limit).
@@ -551,6 +553,14 @@ mod tests {
         assert_eq!(click.as_str(), "AAAAAAAAAAAAAAAAAAAAAA");
         assert!(click_in_url("/offer?rt_click=bad").is_none());
         assert!(click_in_url("/offer").is_none());
+    }
+
+    #[test]
+    fn a_time_at_the_end_of_year_9999_in_a_western_offset_is_refused_not_a_panic() {
+        // In UTC it is in the year 10000, which `to_offset` cannot hold (it panicked).
+        assert!(from_rfc3339("9999-12-31T23:59:59-01:00").is_err());
+        assert_eq!(from_rfc3339("9999-12-31T23:59:59+01:00").unwrap().year(), 9999);
+        assert_eq!(from_rfc3339("0000-01-01T00:30:00+01:00").unwrap().year(), -1, "representable, refused later by validate");
     }
 
     #[test]
