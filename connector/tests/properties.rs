@@ -390,7 +390,11 @@ proptest! {
         let delivery = tools::Delivery { headers: &headers, query: query.as_deref(), body: &body };
         let verified = (tool.verify)(&delivery, secret, &settings, NOW);
         prop_assert!(verified.is_ok(), "{}: an honest delivery verifies: {:?}", tool.name, verified);
-        if let Ok(tools::Intake::Leads(leads)) = (tool.parse)(&delivery, secret, &settings) {
+        let leads = match (tool.parse)(&delivery, secret, &settings) {
+            Ok(tools::Intake::Leads(leads)) | Ok(tools::Intake::Batch { leads, .. }) => Some(leads),
+            _ => None,
+        };
+        if let Some(leads) = leads {
             for lead in leads {
                 prop_assert!(lead.validate().is_ok(), "{}: {:?}", tool.name, lead.validate());
                 prop_assert!(lead.lead_id.as_deref().is_some_and(|k| k.len() <= 200 && k.bytes().all(|b| b.is_ascii_graphic())));
