@@ -2,8 +2,7 @@
 //! panics, `validate` lets nothing out of range through, what validates serialises and parses back
 //! to itself, and the Standard Webhooks verifier accepts exactly the messages it signed.
 //!
-//! Each property runs `PROPTEST_CASES` cases (proptest's default, 256, when unset); CI keeps the
-//! default, and `PROPTEST_CASES=20000 cargo test -p reftrack-protocol --test properties` digs deeper.
+//! Each property runs `PROPTEST_CASES` cases (64 when unset, so `cargo xtask test` stays quick); and `PROPTEST_CASES=20000 cargo test -p reftrack-protocol --test properties` digs deeper.
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -16,7 +15,11 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 fn config() -> Config {
-    Config { failure_persistence: None, ..Config::default() }
+    let mut c = Config { failure_persistence: None, ..Config::default() };
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        c.cases = 64;
+    }
+    c
 }
 
 /// Any JSON value, nested a few levels.
