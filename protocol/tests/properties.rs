@@ -2,7 +2,8 @@
 //! panics, `validate` lets nothing out of range through, what validates serialises and parses back
 //! to itself, and the Standard Webhooks verifier accepts exactly the messages it signed.
 //!
-//! Each property runs `PROPTEST_CASES` cases (64 when unset, so `cargo xtask test` stays quick); and `PROPTEST_CASES=20000 cargo test -p reftrack-protocol --test properties` digs deeper.
+//! Each property runs `PROPTEST_CASES` cases (64 when unset, so `cargo xtask test` stays quick);
+//! `PROPTEST_CASES=20000 cargo test -p reftrack-protocol --test properties` digs deeper.
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
