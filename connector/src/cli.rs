@@ -191,19 +191,60 @@ impl Cli {
     }
 }
 
-async fn import(outbox_path: &str, file: &PathBuf, backend: &BackendArgs) -> anyhow::Result<()> {
-    let outbox = Outbox::open(outbox_path).await?;
+/// A line of an import that was left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rejected {
+    pub line: u64,
+    pub error: String,
+}
+
+/// An import file read: each valid order with its line number, and the lines left out.
+pub type ImportLines = (Vec<(u64, CanonicalOrder)>, Vec<Rejected>);
+
+/// Reads an import file line by line: every valid order with its line number, and every line
+/// that is not one (unreadable, the wrong number of columns, a value out of bounds) with why.
+/// One bad line costs that line only.
+pub fn read_import(file: &std::path::Path) -> anyhow::Result<ImportLines> {
     let mut reader = csv::Reader::from_path(file).with_context(|| format!("reading {}", file.display()))?;
-    let mut orders = Vec::new();
-    for (line, row) in reader.deserialize::<CsvOrder>().enumerate() {
-        let order = row.map_err(anyhow::Error::from).and_then(CsvOrder::into_order).with_context(|| format!("row {}", line + 2))?;
-        orders.push(order);
+    let headers = reader.byte_headers().with_context(|| format!("reading the header line of {}", file.display()))?.clone();
+    let (mut orders, mut rejected) = (Vec::new(), Vec::new());
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let line = reader.position().line() + u64::from(reader.position().byte() == 0);
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(line, |p| p.line());
+                match record.deserialize::<CsvOrder>(Some(&headers)).map_err(anyhow::Error::from).and_then(CsvOrder::into_order) {
+                    Ok(order) => orders.push((line, order)),
+                    Err(e) => rejected.push(Rejected { line, error: e.to_string() }),
+                }
+            }
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line());
+                rejected.push(Rejected { line, error: e.to_string() });
+            }
+        }
+    }
+    Ok((orders, rejected))
+}
+
+/// Backfills an import file through the outbox: every valid line is stored and forwarded, every
+/// other line is reported with its line number (the command then fails, so a script notices; once
+/// fixed, the file can be imported again: orders already stored are skipped by their id).
+async fn import(outbox_path: &str, file: &std::path::Path, backend: &BackendArgs) -> anyhow::Result<()> {
+    let outbox = Outbox::open(outbox_path).await?;
+    let (orders, rejected) = read_import(file)?;
+    for r in &rejected {
+        eprintln!("line {}: left out: {}", r.line, r.error);
     }
     let bar = indicatif::ProgressBar::new(orders.len() as u64);
     bar.set_style(indicatif::ProgressStyle::with_template("{msg:10} {bar:40} {pos}/{len} {eta}").expect("template"));
     bar.set_message("queued");
-    for order in &orders {
-        outbox.accept_order(order, crate::now_ms()).await?;
+    for (stored, (line, order)) in orders.iter().enumerate() {
+        outbox.accept_order(order, crate::now_ms()).await.with_context(|| {
+            format!("storing line {line} in the outbox failed after {stored} orders were stored; run the import again once it can be written (stored orders are skipped)")
+        })?;
         bar.inc(1);
     }
     bar.finish();
@@ -228,7 +269,11 @@ async fn import(outbox_path: &str, file: &PathBuf, backend: &BackendArgs) -> any
     running.await?;
     sent.finish();
     let (_, dead) = outbox.depth().await?;
-    println!("{{\"imported\": {}, \"dead\": {dead}}}", orders.len());
+    // The format scripts already read, with the lines left out added.
+    println!("{{\"imported\": {}, \"dead\": {dead}, \"rejected\": {}}}", orders.len(), serde_json::to_string(&rejected)?);
+    if !rejected.is_empty() {
+        bail!("{} lines were left out (listed above); the other {} were imported", rejected.len(), orders.len());
+    }
     Ok(())
 }
 
@@ -254,4 +299,28 @@ fn notice_listing(entries: &[crate::outbox::Entry]) -> Vec<serde_json::Value> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_line_of_an_import_costs_that_line_and_is_reported_with_its_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("orders.csv");
+        let mut csv = b"order_id,occurred_at,currency,total_minor,email,click_id,partner,sub_id,source\n".to_vec();
+        csv.extend_from_slice(b"shop:1,2026-11-01T10:00:00Z,USD,4900,a@b.co,,jane,,\n");
+        csv.extend_from_slice(b"shop:2,2026-11-01T10:00:00Z,USD,4900,\xff\xfe@b.co,,,,\n"); // not UTF-8
+        csv.extend_from_slice(b"shop:3,2026-11-01T10:00:00Z,USD\n"); // too few columns
+        csv.extend_from_slice(b"shop:4,2026-11-01T10:00:00Z,USD,4900,,,ja\x00ne,,\n"); // a NUL in a code
+        csv.extend_from_slice(b"shop:5,2026-11-01T10:00:00Z,XYZ,4900,,,,,\n"); // not a currency
+        csv.extend_from_slice(b"shop:6,2026-11-01T10:00:00Z,USD,-1,,,,,\n"); // a negative total
+        csv.extend_from_slice(b"\"shop:7\",2026-11-01T10:00:00Z,EUR,100,,,,,api\n");
+        std::fs::write(&file, csv).unwrap();
+        let (orders, rejected) = read_import(&file).unwrap();
+        assert_eq!(orders.iter().map(|(line, o)| (*line, o.order_id.as_str())).collect::<Vec<_>>(), [(2, "shop:1"), (8, "shop:7")]);
+        assert_eq!(rejected.iter().map(|r| r.line).collect::<Vec<_>>(), [3, 4, 5, 6, 7], "{rejected:?}");
+        assert!(rejected[2].error.contains("partner code"), "{:?}", rejected[2]);
+    }
 }

@@ -54,6 +54,9 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub backend: BackendArgs,
+    /// Free space the outbox's filesystem must have for `/healthz` to answer 200, in bytes.
+    #[arg(long, env = "REFTRACK_OUTBOX_MIN_FREE_BYTES", default_value_t = crate::outbox::DEFAULT_MIN_FREE_BYTES)]
+    pub outbox_min_free_bytes: u64,
     /// Webinar, form and scheduling tools.
     #[command(flatten)]
     pub tools: crate::tools::ToolArgs,

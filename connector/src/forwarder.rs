@@ -2,6 +2,11 @@
 //! order so the server recognises a retry), in parallel up to a bound so one slow order never
 //! blocks the others, retried with capped exponential backoff and full jitter, honouring
 //! `Retry-After`. Only the server's acceptance takes an entry out of the queue.
+//!
+//! When an outcome cannot be written (the disk is full), it is kept in memory and written again
+//! until it can be: an entry the server accepted is not sent again meanwhile, and one to retry
+//! waits for its time. Only if the process stops before the disk recovers is such an entry sent
+//! once more after the restart, with the same message id, which the server recognises.
 
 use crate::metrics::Metrics;
 use crate::outbox::{Entry, Kind, Outbox};
@@ -9,7 +14,7 @@ use backon::BackoffBuilder;
 use rand::Rng;
 use reftrack_protocol::signature::Secret;
 use reqwest::StatusCode;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -67,6 +72,27 @@ pub fn classify(kind: Kind, status: StatusCode, retry_after: Option<&str>, body:
     }
 }
 
+/// An outcome to write back to the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mark {
+    Done { at_ms: i64 },
+    Retry { next_ms: i64, reason: String },
+    Dead { reason: String },
+}
+
+impl Mark {
+    /// Until when an entry whose mark is not written yet must not be sent (`None`: not at all).
+    fn hold_until(&self) -> Option<i64> {
+        match self {
+            Mark::Retry { next_ms, .. } => Some(*next_ms),
+            Mark::Done { .. } | Mark::Dead { .. } => None,
+        }
+    }
+}
+
+/// How often outcomes that could not be written are tried again.
+const REWRITE_EVERY: Duration = Duration::from_secs(1);
+
 /// The delivery loop's settings.
 #[derive(Clone)]
 pub struct Forwarder {
@@ -86,49 +112,101 @@ impl Forwarder {
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
         let mut in_flight: HashSet<i64> = HashSet::new();
-        let mut sends: JoinSet<i64> = JoinSet::new();
+        let mut sends: JoinSet<(i64, Option<Mark>)> = JoinSet::new();
+        // Outcomes the outbox could not take yet (a full disk), by entry.
+        let mut unwritten: HashMap<i64, Mark> = HashMap::new();
+        let mut rewrite_at = tokio::time::Instant::now();
         loop {
+            if !unwritten.is_empty() && tokio::time::Instant::now() >= rewrite_at {
+                self.rewrite(&mut unwritten).await;
+                rewrite_at = tokio::time::Instant::now() + REWRITE_EVERY;
+            }
+            let now = crate::now_ms();
             let free = self.concurrency.saturating_sub(in_flight.len());
             if free > 0 {
-                let busy: Vec<i64> = in_flight.iter().copied().collect();
-                match self.outbox.due(crate::now_ms(), free as i64, &busy).await {
+                let held = unwritten.iter().filter(|(_, m)| m.hold_until().is_none_or(|t| t > now)).map(|(id, _)| *id);
+                let busy: Vec<i64> = in_flight.iter().copied().chain(held).collect();
+                match self.outbox.due(now, free as i64, &busy).await {
                     Ok(entries) => {
                         for entry in entries {
                             in_flight.insert(entry.id);
+                            unwritten.remove(&entry.id);
                             let this = self.clone();
                             sends.spawn(async move {
                                 let id = entry.id;
-                                this.deliver(entry).await;
-                                id
+                                (id, this.deliver(entry).await)
                             });
                         }
                     }
                     Err(e) => tracing::error!(error = %e, "reading the outbox failed"),
                 }
             }
-            let wait = match self.outbox.next_due_ms().await {
+            let mut wait = match self.outbox.next_due_ms().await {
                 Ok(Some(due)) => Duration::from_millis((due - crate::now_ms()).clamp(10, 1_000) as u64),
                 _ => Duration::from_secs(1),
             };
+            if !unwritten.is_empty() {
+                // What is due may be held back: poll gently, not in a hot loop.
+                wait = wait.max(Duration::from_millis(200));
+            }
             tokio::select! {
                 _ = &mut stop => break,
                 Some(done) = sends.join_next(), if !sends.is_empty() => {
-                    if let Ok(id) = done {
+                    if let Ok((id, unwritten_mark)) = done {
                         in_flight.remove(&id);
+                        if let Some(mark) = unwritten_mark {
+                            unwritten.insert(id, mark);
+                        }
                     }
                 }
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
         }
-        while sends.join_next().await.is_some() {}
+        while let Some(done) = sends.join_next().await {
+            if let Ok((id, Some(mark))) = done {
+                unwritten.insert(id, mark);
+            }
+        }
+        self.rewrite(&mut unwritten).await;
+        if !unwritten.is_empty() {
+            tracing::error!(
+                entries = unwritten.len(),
+                "stopping with delivery outcomes the outbox could not take: those entries are sent once more after a restart, under the same message id"
+            );
+        }
     }
 
-    /// One attempt at one entry; its outcome is written back to the outbox.
-    pub async fn deliver(&self, entry: Entry) {
+    /// Writes the outcomes kept in memory; those the outbox still refuses stay.
+    async fn rewrite(&self, unwritten: &mut HashMap<i64, Mark>) {
+        let mut written = Vec::new();
+        for (id, mark) in unwritten.iter() {
+            if self.outbox_record(*id, mark).await.is_ok() {
+                written.push(*id);
+            } else {
+                // The disk is still full: the rest would fail alike.
+                break;
+            }
+        }
+        for id in written {
+            unwritten.remove(&id);
+        }
+    }
+
+    async fn outbox_record(&self, id: i64, mark: &Mark) -> sqlx::Result<()> {
+        match mark {
+            Mark::Done { at_ms } => self.outbox.mark_done(id, *at_ms).await,
+            Mark::Retry { next_ms, reason } => self.outbox.mark_retry(id, *next_ms, reason).await,
+            Mark::Dead { reason } => self.outbox.mark_dead(id, reason).await,
+        }
+    }
+
+    /// One attempt at one entry; its outcome is written back to the outbox, or returned when the
+    /// outbox could not take it.
+    pub async fn deliver(&self, entry: Entry) -> Option<Mark> {
         let outcome = self.attempt(&entry).await;
         let now = crate::now_ms();
-        let written = match &outcome {
+        let mark = match outcome {
             Outcome::Done => {
                 Metrics::bump(&self.metrics.forwarded);
                 if entry.kind == Kind::Lead {
@@ -136,22 +214,26 @@ impl Forwarder {
                     let tool = entry.msg_id.split(':').nth(1).unwrap_or("unknown");
                     self.metrics.lead(tool, "forwarded", 1);
                 }
-                self.outbox.mark_done(entry.id, now).await
+                Mark::Done { at_ms: now }
             }
             Outcome::Retry { reason, not_before } => {
                 Metrics::bump(&self.metrics.retried);
                 let delay = self.backoff.delay(entry.attempts as u32).max(not_before.unwrap_or_default());
                 tracing::warn!(msg_id = %entry.msg_id, attempt = entry.attempts + 1, ?delay, %reason, "delivery failed; will retry");
-                self.outbox.mark_retry(entry.id, now + delay.as_millis() as i64, reason).await
+                Mark::Retry { next_ms: now + delay.as_millis() as i64, reason }
             }
             Outcome::Dead(reason) => {
                 Metrics::bump(&self.metrics.dead_lettered);
                 tracing::error!(msg_id = %entry.msg_id, %reason, "the server refused this entry; kept as a dead letter");
-                self.outbox.mark_dead(entry.id, reason).await
+                Mark::Dead { reason }
             }
         };
-        if let Err(e) = written {
-            tracing::error!(error = %e, msg_id = %entry.msg_id, "recording a delivery outcome failed; it will be sent again");
+        match self.outbox_record(entry.id, &mark).await {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::error!(error = %e, msg_id = %entry.msg_id, "recording a delivery outcome failed; kept in memory and written when the outbox can take it");
+                Some(mark)
+            }
         }
     }
 

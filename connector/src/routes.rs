@@ -36,6 +36,29 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
     (status, Json(json!({ "error": code, "message": message.into() }))).into_response()
 }
 
+/// How long a sender is asked to wait when the outbox cannot be written.
+pub const STORAGE_RETRY_AFTER_SECS: u32 = 30;
+
+/// The answer when writing to the outbox failed: nothing was stored, so it is never a 2xx. A
+/// storage fault (disk full, I/O, locked) is a 503 with `Retry-After`, since the same delivery
+/// will be stored once the outbox can be written again; anything else is a 500. The cause is
+/// logged here, once, and never sent.
+pub fn storage_failed(e: &sqlx::Error, what: &str) -> Response {
+    if crate::outbox::is_unavailable(e) {
+        tracing::error!(error = %e, what, "the outbox cannot be written: answered 503, nothing stored");
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "outbox_unavailable",
+            format!("the {what} could not be stored (the connector's outbox cannot be written right now); nothing was kept: retry later"),
+        );
+        r.headers_mut().insert(header::RETRY_AFTER, STORAGE_RETRY_AFTER_SECS.into());
+        r
+    } else {
+        tracing::error!(error = %e, what, "writing to the outbox failed");
+        error(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("the {what} could not be stored; retry"))
+    }
+}
+
 fn unknown(name: &str) -> Response {
     let names: Vec<&str> = carts::CARTS.iter().map(|c| c.name()).chain(crate::tools::TOOLS.iter().map(|t| t.name)).collect();
     error(
@@ -154,25 +177,61 @@ pub async fn store(state: &AppState, source: &str, mut intake: Intake) -> Respon
                 r.headers_mut().insert(header::RETRY_AFTER, "60".parse().expect("static"));
                 return r;
             }
-            Err(AcceptError::Db(e)) => {
-                tracing::error!(error = %e, "writing to the outbox failed");
-                return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the webhook could not be stored; retry");
-            }
+            Err(AcceptError::Db(e)) => return storage_failed(&e, "webhook"),
         }
     }
 }
 
-/// Liveness, with the outbox readable.
+/// Readiness: 200 only when the outbox can be read and written now — a one-row write committed
+/// as intake commits, and room for the largest delivery on its filesystem — so a full disk
+/// answers 503 here (as every webhook then is), and its end 200 again, without a restart.
 pub async fn healthz(State(state): State<AppState>) -> Response {
-    match state.outbox.depth().await {
-        Ok((pending, dead)) => Json(json!({ "status": "ok", "pending": pending, "dead": dead })).into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "outbox_unavailable", e.to_string()),
+    let depth = state.outbox.depth().await;
+    let ready = state.outbox.readiness(crate::now_ms()).await;
+    let health = state.outbox.write_health();
+    let unready = match &depth {
+        Err(e) => Some(format!("it cannot be read: {e}")),
+        Ok(_) => ready.unready.clone(),
+    };
+    let (pending, dead) = depth.map_or((None, None), |(p, d)| (Some(p), Some(d)));
+    let mut body = json!({
+        "pending": pending,
+        "dead": dead,
+        "free_bytes": ready.free_bytes,
+        "min_free_bytes": ready.min_free_bytes,
+        "write_failures": health.write_failures,
+        "last_write_failed": health.failing,
+    });
+    match unready {
+        None => {
+            body["status"] = "ok".into();
+            Json(body).into_response()
+        }
+        Some(why) => {
+            body["error"] = "outbox_unavailable".into();
+            body["message"] = format!("the outbox cannot take writes ({why}): webhooks are answered 503 until it can").into();
+            let mut r = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+            r.headers_mut().insert(header::RETRY_AFTER, STORAGE_RETRY_AFTER_SECS.into());
+            r
+        }
     }
 }
 
 /// Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let (pending, dead) = state.outbox.depth().await.unwrap_or((-1, -1));
-    let text = state.metrics.render(pending, dead, &state.carts.status());
+    let mut text = state.metrics.render(pending, dead, &state.carts.status());
+    let health = state.outbox.write_health();
+    text.push_str(&format!(
+        "# HELP reftrack_connector_outbox_writable Whether the outbox's last write succeeded\n# TYPE reftrack_connector_outbox_writable gauge\nreftrack_connector_outbox_writable {}\n\
+         # HELP reftrack_connector_outbox_write_failures_total Outbox writes that failed (nothing was acknowledged for them)\n# TYPE reftrack_connector_outbox_write_failures_total counter\nreftrack_connector_outbox_write_failures_total {}\n",
+        u8::from(!health.failing),
+        health.write_failures
+    ));
+    if let Some(free) = state.outbox.free_bytes() {
+        text.push_str(&format!(
+            "# HELP reftrack_connector_outbox_free_bytes Free space on the outbox's filesystem\n# TYPE reftrack_connector_outbox_free_bytes gauge\nreftrack_connector_outbox_free_bytes {free}\n"
+        ));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -62,7 +62,7 @@ impl Connector {
 
     /// Like [`Connector::build`], with the carts' secrets given.
     pub async fn build_with(args: &ServeArgs, outbox_path: &str, carts: CartSecrets) -> anyhow::Result<Self> {
-        let outbox = Outbox::open(outbox_path).await?;
+        let outbox = Outbox::open(outbox_path).await?.requiring_free_bytes(args.outbox_min_free_bytes);
         let metrics = Arc::new(Metrics::default());
         let wake = Arc::new(Notify::new());
         let forwarder = forwarder(outbox.clone(), &args.backend, metrics.clone(), wake.clone())?;

@@ -44,6 +44,7 @@ async fn app(env: &[(&str, &str)]) -> App {
             retry_min_ms: 60_000,
             retry_max_ms: 60_000,
         },
+        outbox_min_free_bytes: 0,
         tools: <ToolsOnly as clap::Parser>::parse_from(["connector"]).tools,
     };
     let connector = Connector::build_with(&args, path.to_str().unwrap(), carts).await.unwrap();

@@ -27,6 +27,6 @@ pub use ids::{check, ClickId, Email, LinkCode, OrderId, PartnerCode, ProgramCode
 pub use money::{Currency, Money};
 #[cfg(feature = "std")]
 pub use order::{
-    check_amount, check_currency, check_text, Attribution, BrowserEvent, CanonicalOrder, Conversion, Customer, Lead, LineItem, Notice,
-    Refund, RefundKind, ServerLead, MAX_AMOUNT_MINOR, MAX_QUANTITY,
+    check_amount, check_currency, check_text, check_time, Attribution, BrowserEvent, CanonicalOrder, Conversion, Customer, Lead, LineItem,
+    Notice, Refund, RefundKind, ServerLead, MAX_AMOUNT_MINOR, MAX_QUANTITY,
 };

@@ -94,6 +94,16 @@ pub fn check_text(what: &'static str, raw: &str, max: usize) -> Result<(), Parse
     Ok(())
 }
 
+/// A time RFC 3339 can write: a four-digit year in its own offset, an offset of whole minutes.
+/// Anything else validated would make serialising the message fail (a panic where it is expected
+/// to succeed), so it is refused here, where it arrives.
+pub fn check_time(what: &'static str, t: &OffsetDateTime) -> Result<(), ParseError> {
+    if !(0..=9999).contains(&t.year()) || t.offset().seconds_past_minute() != 0 {
+        return Err(ParseError::Invalid { what, why: "it must be between the years 0000 and 9999 (RFC 3339)" });
+    }
+    Ok(())
+}
+
 /// An amount within `0..=MAX_AMOUNT_MINOR`.
 pub fn check_amount(what: &'static str, amount: i64) -> Result<(), ParseError> {
     if amount < 0 {
@@ -138,6 +148,7 @@ impl CanonicalOrder {
     pub fn validate(&self) -> Result<(), ParseError> {
         check_label("source", &self.source, 32)?;
         check_currency(&self.currency)?;
+        check_time("occurred_at", &self.occurred_at)?;
         if let Some(s) = &self.subscription_id {
             check_text("subscription_id", s, 128)?;
         }
@@ -271,6 +282,7 @@ impl Refund {
 
     /// Exactly one of the two amounts, positive and in range; a dispute is one amount.
     pub fn validate(&self) -> Result<(), ParseError> {
+        check_time("occurred_at", &self.occurred_at)?;
         match (self.amount_minor, self.refunded_total_minor) {
             (Some(a), None) => check_amount("amount_minor", a)?,
             (None, Some(t)) if self.kind == RefundKind::Refund => check_amount("refunded_total_minor", t)?,
@@ -319,6 +331,9 @@ impl ServerLead {
         if let Some(key) = &self.lead_id {
             check_key("lead_id", key)?;
         }
+        if let Some(at) = &self.occurred_at {
+            check_time("occurred_at", at)?;
+        }
         Ok(())
     }
 }
@@ -352,6 +367,7 @@ impl Notice {
         check_label("source", &self.source, 32)?;
         check_label("kind", &self.kind, 32)?;
         check_text("message", &self.message, 1000)?;
+        check_time("occurred_at", &self.occurred_at)?;
         if let Some(a) = self.amount_minor {
             check_amount("amount_minor", a)?;
         }
@@ -487,6 +503,23 @@ mod tests {
         assert!(refund(r#"{"order_id":"o","refund_id":"r","occurred_at":"2026-11-01T10:00:00Z"}"#).is_err());
         refund(r#"{"order_id":"o","refund_id":"r","refunded_total_minor":100,"occurred_at":"2026-11-01T10:00:00Z"}"#).unwrap();
         refund(r#"{"order_id":"o","refund_id":"r","amount_minor":100,"kind":"dispute","occurred_at":"2026-11-01T10:00:00Z"}"#).unwrap();
+    }
+
+    #[test]
+    fn a_time_rfc_3339_cannot_write_is_refused_instead_of_panicking_when_serialised() {
+        // Found by the property tests: from_unix_timestamp gives years down to -9999, which
+        // passed validate and then failed to serialise (the connector's `expect` panicked).
+        let before_year_0 = OffsetDateTime::from_unix_timestamp(-62_167_219_201).unwrap();
+        let mut order: CanonicalOrder = serde_json::from_str(sample()).unwrap();
+        order.occurred_at = before_year_0;
+        assert!(serde_json::to_string(&order).is_err(), "the reason for the check");
+        assert!(order.validate().is_err());
+        let refund = Refund::single(OrderId::parse("o").unwrap(), RefundId::parse("r").unwrap(), 1, before_year_0);
+        assert!(refund.validate().is_err());
+        let lead: ServerLead = serde_json::from_str(r#"{"email":"a@b.co"}"#).unwrap();
+        assert!(ServerLead { occurred_at: Some(before_year_0), ..lead }.validate().is_err());
+        order.occurred_at = OffsetDateTime::from_unix_timestamp(253_402_300_799).unwrap();
+        order.validate().unwrap();
     }
 
     #[test]

@@ -160,10 +160,13 @@ impl Verifier {
     fn check_timestamp(&self, timestamp: Option<&str>, now: i64) -> Result<i64, VerifyError> {
         let ts: i64 =
             timestamp.ok_or(VerifyError::MissingHeader(HEADER_TIMESTAMP))?.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
-        if now - ts > self.tolerance_secs {
+        // Widened: a timestamp header is any i64 a sender writes, and `now - ts` of two of them
+        // overflows (a panic in debug builds, a wrong verdict in release ones).
+        let (now_wide, ts_wide, tolerance) = (i128::from(now), i128::from(ts), i128::from(self.tolerance_secs));
+        if now_wide - ts_wide > tolerance {
             return Err(VerifyError::TooOld(self.tolerance_secs));
         }
-        if ts - now > self.tolerance_secs {
+        if ts_wide - now_wide > tolerance {
             return Err(VerifyError::TooNew(self.tolerance_secs));
         }
         Ok(ts)
@@ -234,6 +237,18 @@ mod tests {
         assert_eq!(v.verify_at(Some(ID), Some("1649367553"), Some(EXPECTED), b"{}", TS), Err(VerifyError::NoMatch));
         assert_eq!(v.verify_at(Some("msg_other"), Some("1649367553"), Some(EXPECTED), BODY, TS), Err(VerifyError::NoMatch));
         assert_eq!(v.verify_at(Some(ID), Some("1649367554"), Some(EXPECTED), BODY, TS), Err(VerifyError::NoMatch));
+    }
+
+    #[test]
+    fn a_timestamp_at_the_far_ends_of_i64_is_refused_not_overflowed() {
+        // Found by the property tests: `now - ts` overflowed for these.
+        let v = verifier();
+        assert_eq!(v.verify_at(Some(ID), Some(&i64::MIN.to_string()), Some(EXPECTED), BODY, TS), Err(VerifyError::TooOld(300)));
+        assert_eq!(v.verify_at(Some(ID), Some(&i64::MAX.to_string()), Some(EXPECTED), BODY, -TS), Err(VerifyError::TooNew(300)));
+        assert_eq!(
+            v.verify_at(Some(ID), Some("-4515833294706255556"), None, BODY, 4_707_538_742_148_520_252),
+            Err(VerifyError::TooOld(300))
+        );
     }
 
     #[test]

@@ -261,7 +261,7 @@ impl CartNotice {
             order_id,
             amount_minor: self.amount_minor,
             currency: self.currency,
-            message: self.message.clone(),
+            message: clean_text(&self.message, 1000),
             occurred_at: self.occurred_at,
         }
     }
@@ -278,6 +278,30 @@ pub struct Intake {
     pub notices: Vec<CartNotice>,
     /// Why nothing was taken, for the log and the answer.
     pub ignored: Option<String>,
+}
+
+/// Longest cart payment id kept (`stripe:pi_…`).
+pub const MAX_CART_REF: usize = 200;
+
+/// The first 40 characters, for a message about a value that may be huge.
+fn clip(raw: &str) -> String {
+    raw.chars().take(40).collect()
+}
+
+/// Free text a cart sends (a product's name, a reason) made fit to store, never a reason to refuse
+/// the order that carries it: line breaks and tabs become spaces, other control characters are
+/// dropped, and it is cut to `max` bytes on a character boundary.
+pub fn clean_text(raw: &str, max: usize) -> String {
+    let mut clean: String =
+        raw.chars().filter_map(|c| if c.is_whitespace() && c.is_control() { Some(' ') } else { (!c.is_control()).then_some(c) }).collect();
+    if clean.len() > max {
+        let mut end = max;
+        while !clean.is_char_boundary(end) {
+            end -= 1;
+        }
+        clean.truncate(end);
+    }
+    clean
 }
 
 /// How long a refund of a payment we have not seen is retried (the order may simply arrive
@@ -328,10 +352,22 @@ impl Intake {
     }
 
     /// Checks what the server would refuse, so a cart hears of it at once (400) instead of the
-    /// entry dying later in the outbox.
+    /// entry dying later in the outbox; and that every payment id kept or looked up is an id
+    /// (visible ASCII, at most 200 bytes), since those are stored too.
     pub fn validate(&self, source: &str) -> Result<(), PayloadError> {
         if let Some(order) = &self.order {
             order.validate()?;
+        }
+        let refs = self.cart_refs.iter().chain(
+            self.refunds.iter().map(|r| &r.order).chain(self.notices.iter().filter_map(|n| n.order.as_ref())).filter_map(|o| match o {
+                OrderRef::CartRef(r) => Some(r),
+                OrderRef::Order(_) => None,
+            }),
+        );
+        for cart_ref in refs {
+            if cart_ref.is_empty() || cart_ref.len() > MAX_CART_REF || !cart_ref.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(invalid(format!("the payment id {:?} is not one (1–{MAX_CART_REF} visible ASCII characters)", clip(cart_ref))));
+            }
         }
         for refund in &self.refunds {
             let order_id = OrderId::parse("validation").expect("static");
@@ -433,11 +469,13 @@ pub fn from_unix(secs: i64) -> Result<OffsetDateTime, PayloadError> {
     OffsetDateTime::from_unix_timestamp(secs).map_err(|_| PayloadError::Invalid(format!("{secs} is not a valid unix time")))
 }
 
-/// An RFC 3339 time (any offset) → UTC.
+/// An RFC 3339 time (any offset) → UTC. (`to_offset` panics where UTC leaves the years `time`
+/// can hold — `9999-12-31T23:59:59-01:00` — so the checked conversion is used.)
 pub fn from_rfc3339(raw: &str) -> Result<OffsetDateTime, PayloadError> {
     OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339)
-        .map(|t| t.to_offset(time::UtcOffset::UTC))
-        .map_err(|_| PayloadError::Invalid(format!("{raw:?} is not an RFC 3339 time")))
+        .ok()
+        .and_then(|t| t.checked_to_offset(time::UtcOffset::UTC))
+        .ok_or_else(|| PayloadError::Invalid(format!("{raw:?} is not an RFC 3339 time")))
 }
 
 /// Most lines an order may carry (the protocol's limit).
@@ -500,6 +538,11 @@ pub fn new_order(
     total_minor: i64,
     breakdown: Breakdown,
 ) -> CanonicalOrder {
+    let mut breakdown = breakdown;
+    for item in &mut breakdown.items {
+        item.sku = clean_text(&item.sku, 128);
+        item.name = clean_text(&item.name, 512);
+    }
     let Breakdown { items, discount_minor, shipping_minor, tax_minor } = breakdown.fit(total_minor);
     CanonicalOrder {
         order_id,
@@ -551,6 +594,50 @@ mod tests {
         assert_eq!(click.as_str(), "AAAAAAAAAAAAAAAAAAAAAA");
         assert!(click_in_url("/offer?rt_click=bad").is_none());
         assert!(click_in_url("/offer").is_none());
+    }
+
+    #[test]
+    fn a_time_at_the_end_of_year_9999_in_a_western_offset_is_refused_not_a_panic() {
+        // In UTC it is in the year 10000, which `to_offset` cannot hold (it panicked).
+        assert!(from_rfc3339("9999-12-31T23:59:59-01:00").is_err());
+        assert_eq!(from_rfc3339("9999-12-31T23:59:59+01:00").unwrap().year(), 9999);
+        assert_eq!(from_rfc3339("0000-01-01T00:30:00+01:00").unwrap().year(), -1, "representable, refused later by validate");
+    }
+
+    #[test]
+    fn a_product_name_with_a_line_break_or_too_long_is_cleaned_and_the_order_kept() {
+        let long = "é".repeat(400);
+        let b = Breakdown { items: vec![line("sku\t1".into(), format!("The\nCourse\u{0}{long}"), 1, 100)], ..Breakdown::default() };
+        let order = new_order(
+            "shopify",
+            order_id("shopify", "1").unwrap(),
+            from_unix(1_800_000_000).unwrap(),
+            Currency::parse("USD").unwrap(),
+            100,
+            b,
+        );
+        order.validate().unwrap();
+        assert_eq!(order.items[0].sku, "sku 1");
+        assert!(order.items[0].name.starts_with("The Course") && order.items[0].name.len() <= 512);
+        let notice = CartNotice::new("k", "dispute_opened", format!("reason:\n{}", "x".repeat(2000)), from_unix(0).unwrap());
+        notice.to_notice("stripe", None).validate().unwrap();
+    }
+
+    #[test]
+    fn a_payment_id_that_is_not_one_is_a_precise_refusal_not_a_stored_row() {
+        let at = from_unix(1_800_000_000).unwrap();
+        let refund = |r: &str| Intake::refund(CartRefund::single(refund_id("stripe", "re_1").unwrap(), OrderRef::CartRef(r.into()), 5, at));
+        refund("stripe:pi_1").validate("stripe").unwrap();
+        for bad in ["stripe:pi 1", "stripe:pi\u{0}", &format!("stripe:{}", "p".repeat(300))] {
+            assert!(refund(bad).validate("stripe").is_err(), "{bad:?}");
+        }
+        let mut order = Intake::order(
+            new_order("stripe", order_id("stripe", "cs_1").unwrap(), at, Currency::parse("USD").unwrap(), 5, Breakdown::default()),
+            vec!["stripe:pi\n".into()],
+        );
+        assert!(order.validate("stripe").is_err());
+        order.cart_refs = vec!["stripe:pi_1".into()];
+        order.validate("stripe").unwrap();
     }
 
     #[test]

@@ -124,7 +124,9 @@ pub(crate) fn click(raw: Option<&str>) -> Option<ClickId> {
 
 /// An RFC 3339 time, if readable (tools' times are informative: the server uses "now" without one).
 pub(crate) fn rfc3339(raw: Option<&str>) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(blank(raw)?, &time::format_description::well_known::Rfc3339).ok().map(|t| t.to_offset(time::UtcOffset::UTC))
+    OffsetDateTime::parse(blank(raw)?, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|t| t.checked_to_offset(time::UtcOffset::UTC))
 }
 
 /// `YYYY-MM-DD HH:MM:SS` read as UTC (Mailchimp's `fired_at`, ActiveCampaign's `date_time`), or RFC 3339.
@@ -157,7 +159,8 @@ impl Draft {
             click_id: self.click,
             partner: blank(self.partner.as_deref()).and_then(|p| PartnerCode::parse(p).ok()),
             sub_id: blank(self.sub_id.as_deref()).and_then(|s| SubId::parse(s).ok()),
-            occurred_at: self.occurred_at,
+            // Informative only: one RFC 3339 cannot write is no time, not a refused opt-in.
+            occurred_at: self.occurred_at.filter(|t| reftrack_protocol::check_time("occurred_at", t).is_ok()),
             source: Some(tool.to_owned()),
             lead_id: Some(format!("{tool}:{key}")),
             email,
@@ -218,6 +221,9 @@ mod tests {
         let keyless = Draft { email: Some(Email::parse("jane@example.com").unwrap()), ..Draft::default() }.into_lead("form").unwrap();
         assert!(keyless.lead_id.unwrap().starts_with("form:e-"));
         assert!(matches!(Draft::default().into_lead("form"), Err(PayloadError::NoEmail(_))));
+        let ancient = time::OffsetDateTime::from_unix_timestamp(-62_167_219_201).ok();
+        let dated = Draft { email: Some(Email::parse("a@b.co").unwrap()), occurred_at: ancient, ..Draft::default() };
+        assert_eq!(dated.into_lead("zoom").unwrap().occurred_at, None, "a time RFC 3339 cannot write costs the time, not the opt-in");
     }
 
     #[test]
@@ -234,5 +240,6 @@ mod tests {
         assert_eq!(plain_time(Some("2009-03-26 21:35:57")).unwrap().unix_timestamp(), 1_238_103_357);
         assert_eq!(rfc3339(Some("2026-11-20T10:00:00+01:00")).unwrap().unix_timestamp(), 1_795_165_200);
         assert!(rfc3339(Some("yesterday")).is_none());
+        assert!(rfc3339(Some("9999-12-31T23:59:59-01:00")).is_none(), "past the year 9999 in UTC: none, not a panic");
     }
 }

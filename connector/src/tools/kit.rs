@@ -6,7 +6,7 @@
 //! is the subscriber's custom field `rt_click` (`data.subscriber.fields.rt_click`).
 
 use super::fields::{self, Draft};
-use super::{AuthError, Delivery, Intake, PayloadError, Settings, Tool};
+use super::{AuthError, Delivery, Intake, PayloadError, Settings, Skipped, Tool};
 use crate::carts::signatures::TimestampedHex;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -40,9 +40,10 @@ pub fn sign(secrets: &[&str], ts: i64, body: &[u8]) -> String {
     value
 }
 
+/// The delivery; each event is read on its own, so one malformed event costs only itself.
 #[derive(Deserialize)]
 struct Envelope {
-    events: Vec<Event>,
+    events: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -78,34 +79,46 @@ fn parse(delivery: &Delivery<'_>, _: &str, _: &Settings) -> Result<Intake, Paylo
         return Err(PayloadError::TooMany(MAX_EVENTS));
     }
     let mut leads = Vec::new();
-    let mut unusable = 0;
-    for event in envelope.events.into_iter().filter(|e| OPT_INS.contains(&e.kind.as_str())) {
-        let subscriber =
-            event.data.subscriber.ok_or_else(|| PayloadError::Invalid(format!("a {} event without its subscriber", event.kind)))?;
-        let id = fields::text(Some(&subscriber.id)).ok_or_else(|| PayloadError::Invalid("a subscriber without an id".into()))?;
-        // One unusable address must not cost the batch's other opt-ins (Kit would retry them all).
-        let Ok(email) = fields::email(subscriber.email_address.as_deref(), "the Kit subscriber") else {
-            unusable += 1;
-            continue;
+    let mut skipped = Vec::new();
+    for (index, raw) in envelope.events.into_iter().enumerate() {
+        let event: Event = match serde_json::from_value(raw) {
+            Ok(e) => e,
+            Err(e) => {
+                skipped.push(Skipped { index, error: "invalid_event", message: format!("malformed event: {e}") });
+                continue;
+            }
         };
-        let lead = Draft {
-            key: id,
-            email: Some(email),
-            name: fields::name(&[subscriber.first_name.as_deref()]),
-            click: fields::click(fields::text(subscriber.fields.get(CLICK_FIELD)).as_deref()),
-            occurred_at: fields::rfc3339(event.created.as_deref()).or_else(|| fields::rfc3339(subscriber.created_at.as_deref())),
-            ..Draft::default()
+        if !OPT_INS.contains(&event.kind.as_str()) {
+            continue;
         }
-        .into_lead(TOOL.name)?;
-        leads.push(lead);
+        match opt_in(event) {
+            Ok(lead) => leads.push(lead),
+            Err(PayloadError::NoEmail(why)) => skipped.push(Skipped { index, error: "no_email", message: why }),
+            Err(e) => skipped.push(Skipped { index, error: "invalid_event", message: e.to_string() }),
+        }
     }
-    if unusable > 0 {
-        tracing::warn!(tool = TOOL.name, unusable, "subscribers without a usable email were skipped");
-    }
-    if leads.is_empty() {
+    let malformed = skipped.iter().filter(|s| s.error == "invalid_event").count();
+    if leads.is_empty() && malformed == 0 {
         return Ok(Intake::Ignored("no opt-in in this delivery".into()));
     }
-    Ok(Intake::Leads(leads))
+    Ok(Intake::Batch { leads, skipped })
+}
+
+/// One opt-in event as a lead.
+fn opt_in(event: Event) -> Result<reftrack_protocol::ServerLead, PayloadError> {
+    let subscriber =
+        event.data.subscriber.ok_or_else(|| PayloadError::Invalid(format!("a {} event without its subscriber", event.kind)))?;
+    let id = fields::text(Some(&subscriber.id)).ok_or_else(|| PayloadError::Invalid("a subscriber without an id".into()))?;
+    let email = fields::email(subscriber.email_address.as_deref(), "the Kit subscriber")?;
+    Draft {
+        key: id,
+        email: Some(email),
+        name: fields::name(&[subscriber.first_name.as_deref()]),
+        click: fields::click(fields::text(subscriber.fields.get(CLICK_FIELD)).as_deref()),
+        occurred_at: fields::rfc3339(event.created.as_deref()).or_else(|| fields::rfc3339(subscriber.created_at.as_deref())),
+        ..Draft::default()
+    }
+    .into_lead(TOOL.name)
 }
 
 #[cfg(test)]
@@ -130,7 +143,7 @@ mod tests {
 
     fn leads(body: &str) -> Vec<reftrack_protocol::ServerLead> {
         match parse(&Delivery { headers: &HeaderMap::new(), query: None, body: body.as_bytes() }, SECRET, &Settings::default()).unwrap() {
-            Intake::Leads(leads) => leads,
+            Intake::Batch { leads, skipped } if skipped.is_empty() => leads,
             other => panic!("{other:?}"),
         }
     }
@@ -175,10 +188,37 @@ mod tests {
         let many = format!(r#"{{"events":[{}]}}"#, vec![event; 101].join(","));
         assert!(matches!(run(many), Err(PayloadError::TooMany(100))));
         let hundred = format!(r#"{{"events":[{}]}}"#, vec![event; 100].join(","));
-        assert!(matches!(run(hundred), Ok(Intake::Leads(l)) if l.len() == 100));
+        assert!(matches!(run(hundred), Ok(Intake::Batch { leads, .. }) if leads.len() == 100));
         let unsubscribed = fixture("").replace("subscriber.activated", "subscriber.unsubscribed");
         assert!(matches!(run(unsubscribed).unwrap(), Intake::Ignored(_)));
         let one_bad = fixture("").replace("ada@example.com", "not-an-address");
-        assert!(matches!(run(one_bad), Ok(Intake::Leads(l)) if l.len() == 1));
+        assert!(matches!(run(one_bad), Ok(Intake::Batch { leads, skipped }) if leads.len() == 1 && skipped[0].error == "no_email"));
+        let no_address = fixture("").replace("ada@example.com", "x").replace("grace@example.com", "y");
+        assert!(matches!(run(no_address), Ok(Intake::Ignored(_))), "no usable address is no opt-in, not a malformed delivery");
+    }
+
+    #[test]
+    fn one_malformed_event_among_a_hundred_costs_that_event_only() {
+        let event = |n: usize| {
+            format!(r#"{{"type":"subscriber.created","data":{{"subscriber":{{"id":{n},"email_address":"s{n}@example.com"}}}}}}"#)
+        };
+        let mut events: Vec<String> = (0..100).map(event).collect();
+        // A subscriber whose fields are not an object, one whose id is missing, an event without a type.
+        events[17] =
+            r#"{"type":"subscriber.created","data":{"subscriber":{"id":17,"email_address":"s17@example.com","fields":[1,2]}}}"#.into();
+        events[42] = r#"{"type":"subscriber.created","data":{"subscriber":{"email_address":"s42@example.com"}}}"#.into();
+        events[99] = r#"{"data":{}}"#.into();
+        let body = format!(r#"{{"events":[{}]}}"#, events.join(","));
+        let Ok(Intake::Batch { leads, skipped }) =
+            parse(&Delivery { headers: &HeaderMap::new(), query: None, body: body.as_bytes() }, SECRET, &Settings::default())
+        else {
+            panic!("a delivery with good events is taken");
+        };
+        assert_eq!(leads.len(), 97);
+        assert_eq!(
+            skipped.iter().map(|s| (s.index, s.error)).collect::<Vec<_>>(),
+            [(17, "invalid_event"), (42, "invalid_event"), (99, "invalid_event")]
+        );
+        assert!(leads.iter().all(|l| l.lead_id.as_deref() != Some("kit:17")));
     }
 }

@@ -85,11 +85,27 @@ impl<'a> Delivery<'a> {
     }
 }
 
+/// One event of a multi-event delivery that was left out, and why (answered in the delivery's
+/// report, counted, logged without its email).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    /// Its position in the delivery's list (from 0).
+    pub index: usize,
+    /// `invalid_event` (malformed: the tool's retry cannot fix it) or `no_email`.
+    pub error: &'static str,
+    pub message: String,
+}
+
 /// What a delivery means.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Intake {
     /// Opt-ins to store and forward.
     Leads(Vec<ServerLead>),
+    /// A delivery of many events (Kit's 1–100): the opt-ins of the usable ones, and what was
+    /// left out. One bad event costs that event only: the others are stored and the delivery is
+    /// answered 2xx with the report, because the tool retries a delivery whole, and a bad event
+    /// never becomes good by retrying — a 4xx or 5xx would cost all its neighbours.
+    Batch { leads: Vec<ServerLead>, skipped: Vec<Skipped> },
     /// Nothing to store (an event we do not count); acknowledged so the tool stops retrying.
     Ignored(String),
     /// A challenge the tool expects answered with this body (Zoom's URL validation).

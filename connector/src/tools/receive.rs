@@ -70,17 +70,40 @@ pub async fn receive(
             tracing::info!(tool = tool.name, reason = %why, "delivery acknowledged, no opt-in to forward");
             (StatusCode::OK, Json(json!({ "status": "ignored", "reason": why }))).into_response()
         }
-        Intake::Leads(leads) => match state.outbox.accept_leads(&leads, crate::now_ms()).await {
-            Ok(added) => {
-                metrics.lead(tool.name, "accepted", added);
-                state.wake.notify_one();
-                (StatusCode::OK, Json(json!({ "status": "accepted", "leads": leads.len(), "new": added }))).into_response()
+        Intake::Leads(leads) => store(state, tool, leads, Vec::new()).await,
+        Intake::Batch { leads, skipped } => store(state, tool, leads, skipped).await,
+    }
+}
+
+/// Commits the delivery's leads, answering with what was left out, if anything. A delivery none
+/// of whose opt-in events could be read at all is a 400 (nothing stored), with the same report.
+async fn store(state: &AppState, tool: &'static Tool, leads: Vec<reftrack_protocol::ServerLead>, skipped: Vec<super::Skipped>) -> Response {
+    let metrics = &state.metrics;
+    for s in &skipped {
+        metrics.lead_reject(tool.name, s.error);
+    }
+    if !skipped.is_empty() {
+        tracing::warn!(tool = tool.name, skipped = skipped.len(), kept = leads.len(), "events of a delivery were left out");
+    }
+    if leads.is_empty() {
+        let message = format!("none of the delivery's {} opt-in events could be read; nothing was stored", skipped.len());
+        let body = json!({ "error": "invalid_payload", "message": message, "skipped": skipped });
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    }
+    match state.outbox.accept_leads(&leads, crate::now_ms()).await {
+        Ok(added) => {
+            metrics.lead(tool.name, "accepted", added);
+            state.wake.notify_one();
+            let mut body = json!({ "status": "accepted", "leads": leads.len(), "new": added });
+            if !skipped.is_empty() {
+                body["skipped"] = json!(skipped);
             }
-            Err(e) => {
-                tracing::error!(tool = tool.name, error = %e, "writing leads to the outbox failed");
-                refuse(metrics, tool, StatusCode::INTERNAL_SERVER_ERROR, "internal", "the delivery could not be stored; retry")
-            }
-        },
+            (StatusCode::OK, Json(body)).into_response()
+        }
+        Err(e) => {
+            metrics.lead_reject(tool.name, if crate::outbox::is_unavailable(&e) { "outbox_unavailable" } else { "internal" });
+            crate::routes::storage_failed(&e, "delivery")
+        }
     }
 }
 
