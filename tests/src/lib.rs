@@ -63,6 +63,30 @@ pub struct Process {
     pub output: Arc<Mutex<Vec<String>>>,
 }
 
+impl Process {
+    /// The process id (for `/proc/PID` and profilers).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the process as an operator would (SIGTERM) and waits up to `patience` for it to
+    /// exit by itself, failing if it did not or exited unsuccessfully (SIGKILL on drop after that).
+    pub fn terminate(mut self, patience: Duration) -> Result<()> {
+        let pid = self.child.id();
+        let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().context("running kill")?;
+        anyhow::ensure!(status.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            if let Some(exit) = self.child.try_wait()? {
+                anyhow::ensure!(exit.success(), "process {pid} stopped with {exit} after SIGTERM");
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("process {pid} was still running {patience:?} after SIGTERM")
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -94,6 +118,24 @@ pub fn spawn_until(mut cmd: Command, ready_prefix: &str) -> Result<(Process, Str
         }
     });
     Ok((Process { child, output }, rest))
+}
+
+/// Starts `cmd` (its output discarded) and waits until it accepts connections on `port` of loopback.
+pub fn spawn_listening(mut cmd: Command, port: u16) -> Result<Process> {
+    cmd.stdout(Stdio::null()).stderr(Stdio::inherit());
+    let child = cmd.spawn().with_context(|| format!("starting {cmd:?}"))?;
+    let mut process = Process { child, output: Arc::default() };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(exit) = process.child.try_wait()? {
+            bail!("{cmd:?} exited with {exit} before listening on port {port}");
+        }
+        if Instant::now() > deadline {
+            bail!("{cmd:?} did not listen on port {port} within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(process)
 }
 
 /// A running tracking server with its own database.
@@ -152,7 +194,20 @@ impl TrackServer {
 
     /// Starts on `port` with the database at `database_url` (several servers may share one).
     pub fn start_with(dir: TempDir, database_url: &str, port: u16, sites_port: u16) -> Result<Self> {
-        Self::spawn(dir, database_url, port, "http", sites_port, &format!("http://track.merchant.test:{port}"), &[])
+        Self::start_with_env(dir, database_url, port, sites_port, &[])
+    }
+
+    /// [`TrackServer::start_with`] with extra `REFTRACK_*` settings, which win over the harness's.
+    pub fn start_with_env(dir: TempDir, database_url: &str, port: u16, sites_port: u16, env: &[(&str, &str)]) -> Result<Self> {
+        Self::spawn(dir, database_url, port, "http", sites_port, &format!("http://track.merchant.test:{port}"), env)
+    }
+
+    /// Stops the server gracefully (SIGTERM: it finishes requests and writes what is queued),
+    /// keeping its database; fails if it did not exit cleanly within `patience`.
+    pub fn shutdown(self, patience: Duration) -> Result<TempDir> {
+        let TrackServer { process, port, dir, .. } = self;
+        process.terminate(patience).with_context(|| format!("stopping the server on port {port}"))?;
+        Ok(dir)
     }
 
     fn spawn(

@@ -2,7 +2,9 @@
 //!
 //! - `snippet` builds the browser snippet into `www/dist/` and enforces its size budget.
 //! - `demo` builds what is needed and runs `reftrack demo`.
-//! - `bench` measures clicks/s, orders/s and the connector against same-run baselines.
+//! - `bench [--quick] [--perf] [--only clicks,orders,postgres,reports]` installs nginx, wrk,
+//!   sqlite3 and PostgreSQL when missing, builds the release server and measures it against
+//!   baselines taken in the same run (the README's Benchmarks section says what and how).
 //! - `test` installs what the tests need on a fresh machine (wasm target, Chromium, PostgreSQL,
 //!   wasm-bindgen's test runner), builds the snippet, then runs every test of the workspace (on
 //!   SQLite), the server's API suite again on PostgreSQL, and the wasm core's tests in headless
@@ -60,14 +62,18 @@ fn main() -> Result<()> {
                 .env("CHROMEDRIVER", "chromedriver"))
         }
         Some("bench") => {
-            // Release binaries of the server and connector, measured by the bench driver.
-            run(cargo().args(["build", "--release", "-p", "reftrack-server", "-p", "reftrack-connector", "--bins"]))?;
+            setup::bench_packages(args.iter().any(|a| a == "--perf"))?;
+            // The release server is what is measured. The driver only prepares, starts and reads:
+            // the load comes from wrk and the baselines from nginx, sqlite3 and pgbench, each in
+            // its own process, so a debug build of the driver is enough.
+            run(cargo().args(["build", "--release", "-p", "reftrack-server", "--bin", "reftrack"]))?;
             run(cargo()
-                .args(["run", "--release", "-p", "reftrack-e2e", "--bin", "bench"])
+                .args(["run", "-q", "-p", "reftrack-e2e", "--bin", "bench", "--"])
+                .args(&args[1..])
                 .env("REFTRACK_BIN_DIR", root().join("target/release")))
         }
         _ => {
-            eprintln!("usage: cargo xtask <snippet [--strict] | demo [serve flags] | test | bench>");
+            eprintln!("usage: cargo xtask <snippet [--strict] | demo [serve flags] | test | bench [--quick] [--perf] [--only SECTIONS]>");
             std::process::exit(2);
         }
     }

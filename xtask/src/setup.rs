@@ -59,6 +59,31 @@ pub fn system_packages() -> Result<()> {
     apt(&["install", "-y", "-qq", "chromium", "chromium-driver", "binaryen", "postgresql"])
 }
 
+/// What `cargo xtask bench` drives, from Debian packages when missing: nginx (the redirect
+/// baseline), wrk (the load), sqlite3 and PostgreSQL's pgbench (raw commits), and perf for
+/// `--perf`. Installed as root; otherwise the missing packages are named and the bench stops.
+pub fn bench_packages(perf: bool) -> Result<()> {
+    let mut wanted = vec![("nginx", "nginx"), ("wrk", "wrk"), ("sqlite3", "sqlite3"), ("pgbench", "postgresql")];
+    if perf {
+        wanted.push(("perf", "linux-perf"));
+    }
+    let mut missing: Vec<&str> = wanted.iter().filter(|(program, _)| !has(program)).map(|(_, package)| *package).collect();
+    if !has_postgres() && !missing.contains(&"postgresql") {
+        missing.push("postgresql");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() || !has("apt-get") {
+        bail!("the bench needs {0}: install them (`sudo apt-get install -y {0}`) or run `cargo xtask bench` as root", missing.join(" "));
+    }
+    let apt = |args: &[&str]| run(Command::new("apt-get").args(args).env("DEBIAN_FRONTEND", "noninteractive"));
+    apt(&["update", "-qq"])?;
+    let mut install = vec!["install", "-y", "-qq"];
+    install.extend(&missing);
+    apt(&install)
+}
+
 fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
