@@ -7,7 +7,7 @@ use crate::intake::{Intake, IntakeSettings};
 use crate::metrics::Metrics;
 use crate::routes::{self, AppState};
 use crate::store::Store;
-use crate::writer::BatchWriter;
+use crate::writer::{BatchWriter, OrderWriter};
 use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -35,6 +35,8 @@ pub struct Application {
     state: AppState,
     writer: BatchWriter,
     writer_task: JoinHandle<()>,
+    orders: OrderWriter,
+    orders_task: JoinHandle<()>,
 }
 
 impl Application {
@@ -54,12 +56,13 @@ impl Application {
         crate::domain::bots::warm_up();
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_task) = BatchWriter::spawn(store.clone(), metrics.clone());
+        let (orders, orders_task) = OrderWriter::spawn(store.clone(), metrics.clone());
         let intake_settings = IntakeSettings {
             attribution: settings.attribution,
             click_flood_limit: settings.click_flood_limit,
             pixel_commission_max_minor: settings.pixel_commission_max_minor,
         };
-        let intake = Intake::new(store.clone(), writer.clone(), clock.clone(), metrics.clone(), intake_settings).await?;
+        let intake = Intake::new(store.clone(), writer.clone(), orders.clone(), clock.clone(), metrics.clone(), intake_settings).await?;
         let state = AppState {
             settings: Arc::new(settings),
             store,
@@ -69,7 +72,7 @@ impl Application {
             health: Default::default(),
             applications: AppState::application_limit(),
         };
-        Ok(Self { listener, state, writer, writer_task })
+        Ok(Self { listener, state, writer, writer_task, orders, orders_task })
     }
 
     /// The bound address.
@@ -90,7 +93,7 @@ impl Application {
     /// run out); on shutdown, requests in flight get [`SHUTDOWN_GRACE`] to finish and idle or slow
     /// connections are closed rather than waited for.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, state, writer, writer_task } = self;
+        let Self { listener, state, writer, writer_task, orders, orders_task } = self;
         let permits = Arc::new(Semaphore::new(state.settings.max_connections));
         let per_ip = Arc::new(PerAddress::new(state.settings.max_connections_per_ip));
         let app = routes::router(state).layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT));
@@ -157,6 +160,7 @@ impl Application {
         // slow connections are refused from here on rather than acknowledged and lost.
         drop(app);
         writer.close(writer_task).await;
+        orders.close(orders_task).await;
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use crate::domain::attribution::Model;
 use crate::domain::fraud::FloodGuard;
 use crate::metrics::Metrics;
 use crate::store::{Click, DbError, Store, StoredAnswer};
-use crate::writer::BatchWriter;
+use crate::writer::{BatchWriter, OrderWriter};
 use std::sync::Arc;
 
 /// How long the flood guard's windows are.
@@ -27,6 +27,8 @@ const FLOOD_WINDOW_MS: i64 = 3_600_000;
 pub struct Intake {
     store: Store,
     writer: BatchWriter,
+    /// Signed orders, committed in groups.
+    orders: OrderWriter,
     clock: Clock,
     metrics: Arc<Metrics>,
     attribution: Model,
@@ -85,6 +87,7 @@ impl Intake {
     pub async fn new(
         store: Store,
         writer: BatchWriter,
+        orders: OrderWriter,
         clock: Clock,
         metrics: Arc<Metrics>,
         settings: IntakeSettings,
@@ -97,6 +100,7 @@ impl Intake {
         Ok(Intake {
             store,
             writer,
+            orders,
             clock,
             metrics,
             attribution: settings.attribution,

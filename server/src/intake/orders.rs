@@ -6,7 +6,8 @@ use crate::domain::fraud::{Reason, Signal};
 use crate::domain::pixel::plausible_for;
 use crate::domain::plan::{plan_order, OrderFacts, OrderPlan, TouchFact};
 use crate::metrics::Metrics;
-use crate::store::{DbError, NewOrder, OrderAnswer};
+use crate::store::{DbError, OrderAnswer};
+use crate::writer::OrderToStore;
 use reftrack_protocol::{CanonicalOrder, PartnerCode};
 use serde::Serialize;
 
@@ -62,14 +63,15 @@ impl Intake {
         let facts = self.order_facts(&order).await?;
         let plan = plan_order(&order, &facts, self.attribution);
         let response_json = answer(&order, &plan);
-        let new = NewOrder {
-            order: &order,
-            plan: &plan,
-            body_hash: &body_hash,
+        // The writer keeps its own copy while it waits in the group; ours answers a lost race.
+        let to_store = OrderToStore {
+            order: order.clone(),
+            plan,
+            body_hash: body_hash.clone(),
             received_at_ms: self.clock.now_ms(),
-            response_json: &response_json,
+            response_json: response_json.clone(),
         };
-        match self.store.insert_order(new).await {
+        match self.orders.store(to_store).await {
             Ok(()) => {
                 Metrics::bump(&self.metrics.orders);
                 Ok(response_json)

@@ -50,123 +50,35 @@ impl Store {
 
     /// Stores an order, its lines and ledger entries atomically. `Conflict` if the id exists.
     pub async fn insert_order(&self, o: NewOrder<'_>) -> Result<(), DbError> {
-        let order = o.order;
-        let plan = o.plan;
-        let order_id = order.order_id.as_str();
-        let touch = plan.touch();
         let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO orders (order_id, body_hash, source, occurred_at_ms, currency, total_minor, email, click_id, partner_code,
-                                 link_code, sub_id, status, commission_minor, response_json, received_at_ms, bare_id,
-                                 subscription_id, renewal, program_code, reason)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-        )
-        .bind(order_id)
-        .bind(o.body_hash)
-        .bind(&order.source)
-        .bind(crate::domain::period::to_ms(order.occurred_at))
-        .bind(order.currency.as_str())
-        .bind(order.total_minor)
-        .bind(order.customer.email.as_ref().map(|e| e.as_str()))
-        .bind(touch.and_then(|t| t.click_id.as_ref()).map(|c| c.as_str()))
-        .bind(touch.map(|t| t.partner.as_str()))
-        .bind(touch.and_then(|t| t.link.as_ref()).map(|l| l.as_str()))
-        .bind(touch.and_then(|t| t.sub_id.as_ref()).map(|s| s.as_str()))
-        .bind(if touch.is_some() { "attributed" } else { "unattributed" })
-        .bind(plan.commission_minor())
-        .bind(o.response_json)
-        .bind(o.received_at_ms)
-        .bind(unprefixed(order_id))
-        .bind(order.subscription_id.as_deref())
-        .bind(order.renewal)
-        .bind(plan.program.as_ref().map(|p| p.as_str()))
-        .bind(plan.reason().map(|r| r.as_str()))
-        .execute(tx.conn())
-        .await?;
-        let mut deltas = Deltas::default();
-        let occurred_at_ms = crate::domain::period::to_ms(order.occurred_at);
-        if let Some(t) = touch {
-            let key = rollups::key(
-                t.partner.as_str(),
-                occurred_at_ms,
-                t.link.as_ref().map(|l| l.as_str()),
-                t.sub_id.as_ref().map(|s| s.as_str()),
-            );
-            deltas.daily(key, Daily { orders: 1, revenue_minor: order.total_minor, ..Daily::default() });
-            let day = rollups::day_of(occurred_at_ms);
-            for item in &order.items {
-                let revenue = item.quantity.saturating_mul(item.unit_price_minor);
-                let key = (t.partner.to_string(), day, item.sku.clone(), order.currency.to_string());
-                deltas.product(key, &item.name, item.quantity, revenue);
-            }
-            if order.items.is_empty() {
-                deltas.product((t.partner.to_string(), day, String::new(), order.currency.to_string()), "", 1, order.total_minor);
-            }
-        }
-        if let Some(signal) = &plan.fraud {
-            insert_fraud(&mut tx, signal).await?;
-        }
-        for (line, item) in order.items.iter().enumerate() {
-            sqlx::query("INSERT INTO order_items (order_id, line, sku, name, quantity, unit_price_minor) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(order_id)
-                .bind(line as i64)
-                .bind(&item.sku)
-                .bind(&item.name)
-                .bind(item.quantity)
-                .bind(item.unit_price_minor)
-                .execute(tx.conn())
-                .await?;
-        }
-        // The signed order supersedes any commission booked on its pixel conversion.
-        let superseded = sqlx::query(
-            "DELETE FROM ledger WHERE refund_id IS NULL AND order_id IN ($1, $2)
-             RETURNING partner_code, kind, amount_minor, currency, link_code, sub_id, at_ms",
-        )
-        .bind([PIXEL_LEDGER_PREFIX, order_id].concat())
-        .bind([PIXEL_LEDGER_PREFIX, unprefixed(order_id)].concat())
-        .fetch_all(tx.conn())
-        .await?;
-        for r in &superseded {
-            let (partner, currency): (String, String) = (r.try_get("partner_code")?, r.try_get("currency")?);
-            let (link, sub_id): (Option<String>, Option<String>) = (r.try_get("link_code")?, r.try_get("sub_id")?);
-            let key = rollups::key(&partner, r.try_get("at_ms")?, link.as_deref(), sub_id.as_deref());
-            deltas.ledger(&partner, &currency, parsed(r, "kind")?, -r.try_get::<i64, _>("amount_minor")?, key);
-        }
-        // Its pixel conversions are no longer unverified.
-        let confirmed = sqlx::query(
-            "SELECT partner_code, link_code, sub_id, at_ms FROM conversions
-             WHERE order_id IN ($1, $2) AND verified_order_id IS NULL AND partner_code IS NOT NULL",
-        )
-        .bind(order_id)
-        .bind(unprefixed(order_id))
-        .fetch_all(tx.conn())
-        .await?;
-        for r in &confirmed {
-            let (partner, link, sub_id): (String, Option<String>, Option<String>) =
-                (r.try_get("partner_code")?, r.try_get("link_code")?, r.try_get("sub_id")?);
-            let key = rollups::key(&partner, r.try_get("at_ms")?, link.as_deref(), sub_id.as_deref());
-            deltas.daily(key, Daily { unverified: -1, ..Daily::default() });
-        }
-        super::ledger::insert_bookings(
-            &mut tx,
-            &mut deltas,
-            order_id,
-            None,
-            &order.currency,
-            crate::domain::period::to_ms(order.occurred_at),
-            &plan.bookings,
-        )
-        .await?;
-        if let (Some(email), Some(contact)) = (&order.customer.email, &plan.new_contact) {
-            insert_contact(&mut tx, email, contact).await?;
-        }
-        sqlx::query("UPDATE conversions SET verified_order_id = $1 WHERE order_id IN ($1, $2)")
-            .bind(order_id)
-            .bind(unprefixed(order_id))
-            .execute(tx.conn())
-            .await?;
-        deltas.apply(&mut tx).await?;
+        write_order(&mut tx, &o).await?;
         tx.commit().await
+    }
+
+    /// Stores several orders in one transaction (one commit, so one fsync, for all of them),
+    /// each inside its own savepoint: an order that fails (a duplicate id, a refused row) is rolled
+    /// back alone and its outcome says why, while the others are kept. The outer error is for the
+    /// whole group — storage unavailable, or the commit itself failing — and then none is stored.
+    pub async fn insert_orders(&self, orders: &[NewOrder<'_>]) -> Result<Vec<Result<(), DbError>>, DbError> {
+        let mut tx = self.write().await?;
+        let mut outcomes = Vec::with_capacity(orders.len());
+        for o in orders {
+            sqlx::query("SAVEPOINT one_order").execute(tx.conn()).await?;
+            match write_order(&mut tx, o).await {
+                Ok(()) => {
+                    sqlx::query("RELEASE SAVEPOINT one_order").execute(tx.conn()).await?;
+                    outcomes.push(Ok(()));
+                }
+                Err(e) if e.is_unavailable() => return Err(e),
+                Err(e) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT one_order").execute(tx.conn()).await?;
+                    sqlx::query("RELEASE SAVEPOINT one_order").execute(tx.conn()).await?;
+                    outcomes.push(Err(e));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(outcomes)
     }
 
     /// The payments of a subscription, oldest first.
@@ -224,4 +136,119 @@ impl Store {
         tx.commit().await?;
         Ok(Recorded { answer: answer.clone(), fresh: true })
     }
+}
+
+/// Writes an order, its lines, ledger entries, contact, verified conversions and rollups in `tx`.
+async fn write_order(tx: &mut super::Tx, o: &NewOrder<'_>) -> Result<(), DbError> {
+    let order = o.order;
+    let plan = o.plan;
+    let order_id = order.order_id.as_str();
+    let touch = plan.touch();
+    sqlx::query(
+        "INSERT INTO orders (order_id, body_hash, source, occurred_at_ms, currency, total_minor, email, click_id, partner_code,
+                             link_code, sub_id, status, commission_minor, response_json, received_at_ms, bare_id,
+                             subscription_id, renewal, program_code, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+    )
+    .bind(order_id)
+    .bind(o.body_hash)
+    .bind(&order.source)
+    .bind(crate::domain::period::to_ms(order.occurred_at))
+    .bind(order.currency.as_str())
+    .bind(order.total_minor)
+    .bind(order.customer.email.as_ref().map(|e| e.as_str()))
+    .bind(touch.and_then(|t| t.click_id.as_ref()).map(|c| c.as_str()))
+    .bind(touch.map(|t| t.partner.as_str()))
+    .bind(touch.and_then(|t| t.link.as_ref()).map(|l| l.as_str()))
+    .bind(touch.and_then(|t| t.sub_id.as_ref()).map(|s| s.as_str()))
+    .bind(if touch.is_some() { "attributed" } else { "unattributed" })
+    .bind(plan.commission_minor())
+    .bind(o.response_json)
+    .bind(o.received_at_ms)
+    .bind(unprefixed(order_id))
+    .bind(order.subscription_id.as_deref())
+    .bind(order.renewal)
+    .bind(plan.program.as_ref().map(|p| p.as_str()))
+    .bind(plan.reason().map(|r| r.as_str()))
+    .execute(tx.conn())
+    .await?;
+    let mut deltas = Deltas::default();
+    let occurred_at_ms = crate::domain::period::to_ms(order.occurred_at);
+    if let Some(t) = touch {
+        let key =
+            rollups::key(t.partner.as_str(), occurred_at_ms, t.link.as_ref().map(|l| l.as_str()), t.sub_id.as_ref().map(|s| s.as_str()));
+        deltas.daily(key, Daily { orders: 1, revenue_minor: order.total_minor, ..Daily::default() });
+        let day = rollups::day_of(occurred_at_ms);
+        for item in &order.items {
+            let revenue = item.quantity.saturating_mul(item.unit_price_minor);
+            let key = (t.partner.to_string(), day, item.sku.clone(), order.currency.to_string());
+            deltas.product(key, &item.name, item.quantity, revenue);
+        }
+        if order.items.is_empty() {
+            deltas.product((t.partner.to_string(), day, String::new(), order.currency.to_string()), "", 1, order.total_minor);
+        }
+    }
+    if let Some(signal) = &plan.fraud {
+        insert_fraud(tx, signal).await?;
+    }
+    for (line, item) in order.items.iter().enumerate() {
+        sqlx::query("INSERT INTO order_items (order_id, line, sku, name, quantity, unit_price_minor) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(order_id)
+            .bind(line as i64)
+            .bind(&item.sku)
+            .bind(&item.name)
+            .bind(item.quantity)
+            .bind(item.unit_price_minor)
+            .execute(tx.conn())
+            .await?;
+    }
+    // The signed order supersedes any commission booked on its pixel conversion.
+    let superseded = sqlx::query(
+        "DELETE FROM ledger WHERE refund_id IS NULL AND order_id IN ($1, $2)
+         RETURNING partner_code, kind, amount_minor, currency, link_code, sub_id, at_ms",
+    )
+    .bind([PIXEL_LEDGER_PREFIX, order_id].concat())
+    .bind([PIXEL_LEDGER_PREFIX, unprefixed(order_id)].concat())
+    .fetch_all(tx.conn())
+    .await?;
+    for r in &superseded {
+        let (partner, currency): (String, String) = (r.try_get("partner_code")?, r.try_get("currency")?);
+        let (link, sub_id): (Option<String>, Option<String>) = (r.try_get("link_code")?, r.try_get("sub_id")?);
+        let key = rollups::key(&partner, r.try_get("at_ms")?, link.as_deref(), sub_id.as_deref());
+        deltas.ledger(&partner, &currency, parsed(r, "kind")?, -r.try_get::<i64, _>("amount_minor")?, key);
+    }
+    // Its pixel conversions are no longer unverified.
+    let confirmed = sqlx::query(
+        "SELECT partner_code, link_code, sub_id, at_ms FROM conversions
+         WHERE order_id IN ($1, $2) AND verified_order_id IS NULL AND partner_code IS NOT NULL",
+    )
+    .bind(order_id)
+    .bind(unprefixed(order_id))
+    .fetch_all(tx.conn())
+    .await?;
+    for r in &confirmed {
+        let (partner, link, sub_id): (String, Option<String>, Option<String>) =
+            (r.try_get("partner_code")?, r.try_get("link_code")?, r.try_get("sub_id")?);
+        let key = rollups::key(&partner, r.try_get("at_ms")?, link.as_deref(), sub_id.as_deref());
+        deltas.daily(key, Daily { unverified: -1, ..Daily::default() });
+    }
+    super::ledger::insert_bookings(
+        tx,
+        &mut deltas,
+        order_id,
+        None,
+        &order.currency,
+        crate::domain::period::to_ms(order.occurred_at),
+        &plan.bookings,
+    )
+    .await?;
+    if let (Some(email), Some(contact)) = (&order.customer.email, &plan.new_contact) {
+        insert_contact(tx, email, contact).await?;
+    }
+    sqlx::query("UPDATE conversions SET verified_order_id = $1 WHERE order_id IN ($1, $2)")
+        .bind(order_id)
+        .bind(unprefixed(order_id))
+        .execute(tx.conn())
+        .await?;
+    deltas.apply(tx).await
 }

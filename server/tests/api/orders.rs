@@ -224,3 +224,43 @@ async fn an_order_stays_recorded_after_a_restart() {
     let replay: Value = again.post_order(&o).await.json().await.unwrap();
     assert_eq!(replay["partner"], "jane");
 }
+
+/// The value of an unlabelled counter in the Prometheus text.
+fn counter(metrics: &str, name: &str) -> i64 {
+    metrics.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok()).unwrap_or_else(|| panic!("{name} in {metrics}"))
+}
+
+#[tokio::test]
+async fn orders_arriving_together_share_commits_and_each_is_stored_once_with_its_own_answer() {
+    let app = spawn_seeded_app().await;
+    let click = app.click("jane", None).await;
+    let groups_before = counter(&app.metrics().await, "reftrack_order_groups_total");
+    // 48 orders, each sent twice at once: the second of a pair lands in the same group as the
+    // first or in a later one, and must be answered as a replay in either case, never stored twice.
+    let orders: Vec<Value> = (0..48).map(|i| order(&format!("api:g{i}"), Some(&click), &format!("b{i}@example.com"))).collect();
+    let sends = orders.iter().chain(orders.iter()).map(|o| app.post_order(o));
+    let answers = futures::future::join_all(sends).await;
+    let mut bodies = std::collections::BTreeMap::new();
+    for r in answers {
+        assert_eq!(r.status(), 200);
+        let answer: Value = r.json().await.unwrap();
+        bodies.entry(answer["order_id"].as_str().unwrap().to_owned()).or_insert_with(Vec::new).push(answer);
+    }
+    assert_eq!(bodies.len(), 48);
+    for (id, pair) in &bodies {
+        assert_eq!(pair.len(), 2, "{id}");
+        assert_eq!(pair[0], pair[1], "a replay is answered as the first: {id}");
+        assert_eq!(pair[0]["partner"], "jane");
+    }
+    let groups = counter(&app.metrics().await, "reftrack_order_groups_total") - groups_before;
+    // Each of the 48 orders is committed once at least: fewer commits means they shared them.
+    assert!(groups < 48, "48 orders sent at once shared commits: {groups} groups");
+    let stats = app.stats("jane").await;
+    assert_eq!(stats["orders"], 48, "each order once");
+    assert_eq!(stats["commission_minor"], 48 * 2970, "each commission once");
+    // Another body under a stored id is still refused.
+    let mut changed = orders[0].clone();
+    changed["total_minor"] = json!(1);
+    changed["items"][0]["unit_price_minor"] = json!(1);
+    assert_eq!(app.post_order(&changed).await.status(), 409);
+}
