@@ -355,3 +355,46 @@ async fn opt_ins_per_second_through_the_connector() {
         n as f64 / counted.as_secs_f64()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_visitor_from_a_partner_link_opts_in_on_an_embedded_typeform_and_a_calendly_booking_and_both_count_for_the_partner() {
+    let lab = Lab::start(false).await.unwrap();
+    lab.track.add_link(json!({"code": "tools", "destination": lab.sites.url("www.merchant.test", "/tools.html")})).await.unwrap();
+    lab.browser.open(&format!("{}/go/tools?aff=jane", lab.track.base)).await.unwrap();
+    lab.browser
+        .wait_for(
+            "var t = document.getElementById('typeform'), c = document.getElementById('calendly');
+             return !!t && !!c && t.href.indexOf('rt_click=') > 0 && c.href.indexOf('utm_content=') > 0",
+        )
+        .await
+        .unwrap();
+    // What the decorated form link and booking link carry is what each tool hands back in its
+    // webhook: Typeform's hidden field from the URL's fragment, Calendly's utm_content.
+    let carried = lab
+        .browser
+        .eval(
+            "return {typeform: new URLSearchParams(new URL(document.getElementById('typeform').href).hash.slice(1)).get('rt_click'),
+                     calendly: new URL(document.getElementById('calendly').href).searchParams.get('utm_content')};",
+        )
+        .await
+        .unwrap();
+    let outbox_dir = tempfile::tempdir().unwrap();
+    let tools = tool_env();
+    let env: Vec<(&str, &str)> = tools.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let connector = ConnectorProcess::start(&lab.track.local(""), &outbox_dir.path().join("outbox.db"), &env).unwrap();
+    for tool in ["typeform", "calendly"] {
+        let (body, content_type) = sample(tool, carried[tool].as_str().expect("the link carried the click"));
+        assert_eq!(deliver(&connector, tool, &body, content_type, Auth::Genuine).await.status(), 200, "{tool}");
+    }
+    let stats = wait_for_opt_ins(&lab.track, "jane", 2).await;
+    let mut sources: Vec<(String, i64)> = stats["opt_ins_by_source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["source"].as_str().unwrap().to_owned(), s["opt_ins"].as_i64().unwrap()))
+        .collect();
+    sources.sort();
+    assert_eq!(sources, vec![("calendly".to_owned(), 1), ("typeform".to_owned(), 1)]);
+    assert_eq!(lab.page_errors().await.unwrap(), json!([]));
+    lab.browser.close().await.unwrap();
+}
