@@ -128,6 +128,24 @@ fn signature_is_valid(secret: &str, r: &Received) -> bool {
     r.header("webhook-signature").split(' ').any(|s| s == expected)
 }
 
+#[test]
+fn the_hand_written_verifier_accepts_the_published_standard_webhooks_vector_and_nothing_else() {
+    let mut headers = HeaderMap::new();
+    headers.insert("webhook-id", "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk".parse().unwrap());
+    headers.insert("webhook-timestamp", "1649367553".parse().unwrap());
+    headers.insert("webhook-signature", "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=".parse().unwrap());
+    let mut r = Received {
+        method: Method::POST,
+        uri: Uri::from_static("/"),
+        headers,
+        body: r#"{"email":"test@example.com","username":"test_user"}"#.into(),
+        answered: 200,
+    };
+    assert!(signature_is_valid("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", &r));
+    r.headers.insert("webhook-timestamp", "1649367554".parse().unwrap());
+    assert!(!signature_is_valid("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", &r));
+}
+
 async fn add_webhook(app: &TestApp, url: &str, events: &[&str]) -> (i64, String) {
     let r = app.admin_post("/v1/admin/webhooks", json!({"url": url, "events": events})).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
