@@ -540,3 +540,78 @@ async fn attempts_made(app: &TestApp) -> u64 {
     let text = app.metrics().await;
     text.lines().find_map(|l| l.strip_prefix("reftrack_webhook_attempts_total ")).unwrap().parse().unwrap()
 }
+
+#[tokio::test]
+async fn every_kind_of_change_sends_its_own_event_once() {
+    let receiver = Receiver::start().await;
+    let app = spawn_app_with(&ALLOW_LOCAL).await;
+    app.seed().await;
+    let all = [
+        "lead.created",
+        "order.credited",
+        "order.unattributed",
+        "commission.created",
+        "commission.clawed_back",
+        "commission.approved",
+        "commission.voided",
+        "payout.created",
+        "partner.created",
+        "partner.approved",
+    ];
+    add_webhook(&app, &receiver.url("/hooks"), &all).await;
+    let r = app
+        .admin_post("/v1/admin/partners", json!({"code":"kim","name":"Kim","email":"kim@partners.example","programs":["standard"]}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let click = app.click("jane", None).await;
+    let lead = json!({"email": "fan@example.com", "click_id": click}).to_string();
+    assert_eq!(app.signed_post("/v1/leads", lead.as_bytes(), "msg_lead_e", app.now()).await.status(), 200);
+    assert_eq!(app.post_order(&order_now(&app, "api:e1", Some(&click))).await.status(), 200);
+    assert_eq!(app.post_order(&order_now(&app, "api:e2", Some(&click))).await.status(), 200);
+    let mut stranger = order("api:e3", None, "stranger@example.com");
+    stranger["occurred_at"] = json!(rfc3339(app.now()));
+    assert_eq!(app.post_order(&stranger).await.status(), 200);
+    let ledger = app.get_json("/v1/partners/jane/ledger", ADMIN_KEY).await;
+    let earned = |order: &str| {
+        ledger["entries"].as_array().unwrap().iter().find(|e| e["order_id"] == order && e["kind"] == "earned").unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let r = app.admin_post(&format!("/v1/admin/ledger/{}/approve", earned("api:e1")), json!({"reason": "trusted"})).await;
+    assert_eq!(r.status(), 201);
+    let r = app.admin_post(&format!("/v1/admin/ledger/{}/void", earned("api:e2")), json!({"reason": "test order"})).await;
+    assert_eq!(r.status(), 201);
+    let r = app.admin_post("/v1/admin/payouts", json!({"min_balance_minor": 0})).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+
+    receiver.wait_for(10).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        receiver.delivered_types(),
+        [
+            "commission.approved",
+            "commission.created",
+            "commission.created",
+            "commission.voided",
+            "lead.created",
+            "order.credited",
+            "order.credited",
+            "order.unattributed",
+            "partner.created",
+            "payout.created",
+        ],
+        "one event per change, nothing twice"
+    );
+    let bodies: Vec<Value> = receiver.got().iter().map(Received::json).collect();
+    let of = |t: &str| bodies.iter().find(|b| b["type"] == t).unwrap()["data"].clone();
+    assert_eq!(
+        (of("commission.approved")["amount_minor"].as_i64(), of("commission.approved")["partner"].as_str()),
+        (Some(2970), Some("jane"))
+    );
+    assert_eq!(of("commission.voided")["amount_minor"], -2970);
+    assert_eq!(of("commission.voided")["reason"], "test order");
+    assert_eq!((of("payout.created")["amount_minor"].as_i64(), of("payout.created")["partner"].as_str()), (Some(2970), Some("jane")));
+    assert_eq!((of("lead.created")["partner"].as_str(), of("lead.created")["email"].as_str()), (Some("jane"), Some("fan@example.com")));
+    assert_eq!(of("partner.created")["partner"], "kim");
+    assert_eq!(of("order.unattributed")["order_id"], "api:e3");
+}
