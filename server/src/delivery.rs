@@ -44,18 +44,24 @@ impl Guard {
 
     /// The URL if its form is acceptable and every address it reaches may be reached; else why not.
     pub async fn check(&self, raw: &str) -> Result<url::Url, String> {
+        let url = self.check_literal(raw)?;
+        // `domain()` is `None` for a literal address, checked above.
+        if let Some(host) = url.domain().filter(|_| !self.allow_private) {
+            checked_addresses(host, false).await?;
+        }
+        Ok(url)
+    }
+
+    /// The form and, for a literal address, the address. At send time this is all that is left
+    /// to check: host names are checked by the client's resolver, which literal addresses skip.
+    fn check_literal(&self, raw: &str) -> Result<url::Url, String> {
         let url = outgoing::check_target(raw, self.allow_http)?;
-        if self.allow_private {
-            return Ok(url);
+        match outgoing::literal_address(&url).and_then(|ip| outgoing::forbidden_address(ip).map(|why| (ip, why))) {
+            Some((ip, why)) if !self.allow_private => {
+                Err(format!("{ip} is a {why} address; deliveries may not reach the server's own network"))
+            }
+            _ => Ok(url),
         }
-        if let Some(ip) = outgoing::literal_address(&url) {
-            return match outgoing::forbidden_address(ip) {
-                Some(why) => Err(format!("{ip} is a {why} address; deliveries may not reach the server's own network")),
-                None => Ok(url),
-            };
-        }
-        let host = url.host_str().unwrap_or_default().to_owned();
-        checked_addresses(&host, false).await.map(|_| url)
     }
 }
 
@@ -137,8 +143,11 @@ impl Deliverer {
             rand::thread_rng().fill_bytes(&mut bytes);
             hex::encode(bytes)
         };
-        // A lease outlasts a request by a margin, so a live server never loses one mid-send.
-        let lease_ms = i64::try_from(settings.timeout.as_millis()).unwrap_or(i64::MAX / 2).saturating_add(30_000);
+        // A lease outlasts a request (its timeout bounds it) and the recording of its outcome by a
+        // wide margin, so a live server never loses one mid-send; a dead server's deliveries are
+        // taken over by the others once it runs out.
+        let timeout_ms = i64::try_from(settings.timeout.as_millis()).unwrap_or(60_000);
+        let lease_ms = timeout_ms.saturating_mul(2).saturating_add(10_000);
         let context = Arc::new(Context { store, clock, metrics, client, guard: Guard::new(settings), owner });
         let (stop, mut stopped) = watch::channel(false);
         let enabled = settings.enabled;
@@ -275,18 +284,6 @@ impl Context {
         }
         let error = (!(200..300).contains(&status)).then(|| format!("HTTP {status}"));
         Sent { status: Some(status), error, retry_after_ms }
-    }
-}
-
-impl Guard {
-    /// The literal-address part of [`check`](Self::check), at send time: names are checked by
-    /// the client's resolver, literal addresses never reach it.
-    fn check_literal(&self, raw: &str) -> Result<(), String> {
-        let url = outgoing::check_target(raw, self.allow_http)?;
-        match outgoing::literal_address(&url).and_then(outgoing::forbidden_address) {
-            Some(why) if !self.allow_private => Err(format!("the target is a {why} address")),
-            _ => Ok(()),
-        }
     }
 }
 

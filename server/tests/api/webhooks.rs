@@ -99,7 +99,10 @@ impl Receiver {
     }
     /// Waits (up to 15 s) until `n` requests arrived, and answers them all.
     async fn wait_for(&self, n: usize) -> Vec<Received> {
-        for _ in 0..300 {
+        self.wait_up_to(n, Duration::from_secs(15)).await
+    }
+    async fn wait_up_to(&self, n: usize, limit: Duration) -> Vec<Received> {
+        for _ in 0..limit.as_millis() / 50 {
             if self.got().len() >= n {
                 return self.got();
             }
@@ -506,6 +509,38 @@ async fn an_event_committed_before_a_sigkill_is_delivered_after_the_restart() {
     assert!(signature_is_valid(&secret, &got[0]));
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(receiver.got().len(), 1);
+}
+
+#[tokio::test]
+async fn a_server_killed_in_the_middle_of_a_delivery_leaves_it_to_the_next_once_its_lease_runs_out() {
+    let receiver = Receiver::start().await;
+    // The first attempt is never answered: the server is killed while it waits.
+    receiver.shared.delay_ms.store(60_000, Ordering::Relaxed);
+    let mut env = ALLOW_LOCAL.to_vec();
+    env.push(("REFTRACK_WEBHOOK_TIMEOUT_SECS", "1"));
+    let mut app = spawn_app_with(&env).await;
+    app.seed().await;
+    let (webhook, _) = add_webhook(&app, &receiver.url("/hooks"), &["order.credited"]).await;
+    let click = app.click("jane", None).await;
+    assert_eq!(app.post_order(&order_now(&app, "api:x1", Some(&click))).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let leased = deliveries(&app, webhook).await;
+    assert_eq!((leased[0]["state"].as_str(), leased[0]["attempts"].as_i64()), (Some("pending"), Some(0)), "in flight");
+    app.kill_now();
+
+    receiver.shared.delay_ms.store(0, Ordering::Relaxed);
+    let dir = std::mem::replace(&mut app.dir, tempfile::tempdir().unwrap());
+    let url = app.database_url.clone();
+    drop(app);
+    let started = std::time::Instant::now();
+    let app = spawn_app_at(dir, url, &env).await;
+    // The lease (twice the 1 s timeout and 10 s) runs out, then the new server sends it.
+    let got = receiver.wait_up_to(1, Duration::from_secs(40)).await;
+    assert_eq!(got[0].json()["data"]["order_id"], "api:x1");
+    eprintln!("taken over {:?} after the restart", started.elapsed());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(receiver.got().len(), 1);
+    assert_eq!(deliveries(&app, webhook).await[0]["state"], "delivered");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
