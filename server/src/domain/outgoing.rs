@@ -309,8 +309,10 @@ pub fn entry_event(e: &EntryFacts<'_>, now_ms: i64) -> Option<Draft> {
         "reason": e.reason,
         "corrects_entry_id": e.reverses_id,
     });
+    // The order's click is the sale partner's: a tier, lead or owner share never shows it.
+    let own_click = if e.role == "sale" { e.click_id } else { None };
     let macros = Macros {
-        click_id: e.click_id.unwrap_or_default().to_owned(),
+        click_id: own_click.unwrap_or_default().to_owned(),
         sub_id: e.sub_id.unwrap_or_default().to_owned(),
         order_id: e.order_id.to_owned(),
         amount: e.order_total_minor.map(|t| major(t, e.currency)).unwrap_or_default(),
@@ -577,6 +579,15 @@ mod tests {
         assert_eq!(e("approval", 10).unwrap().kind, EventType::CommissionApproved);
         assert!(e("approval", -10).is_none());
         assert!(e("adjustment", 10).is_none());
+    }
+
+    #[test]
+    fn a_tier_or_lead_share_never_carries_the_sale_partner_s_click() {
+        let facts = |role| EntryFacts { kind: "earned", role, click_id: Some("c_sale"), currency: "USD", ..EntryFacts::default() };
+        assert_eq!(entry_event(&facts("sale"), 0).unwrap().macros.unwrap().click_id, "c_sale");
+        for role in ["tier2", "tier3", "lead", "owner"] {
+            assert_eq!(entry_event(&facts(role), 0).unwrap().macros.unwrap().click_id, "", "{role}");
+        }
     }
 
     #[test]

@@ -650,3 +650,33 @@ async fn every_kind_of_change_sends_its_own_event_once() {
     assert_eq!(of("partner.created")["partner"], "kim");
     assert_eq!(of("order.unattributed")["order_id"], "api:e3");
 }
+
+#[tokio::test]
+async fn a_parent_s_postback_gets_its_tier_commission_without_the_child_s_click_or_sub_id() {
+    let receiver = Receiver::start().await;
+    let app = spawn_app_with(&ALLOW_LOCAL).await;
+    app.seed().await;
+    let setup = [
+        ("/v1/admin/programs", json!({"code":"tiered","name":"Tiered","rate_bps":3000,"window_days":30,"tier2_bps":1000})),
+        ("/v1/admin/partners", json!({"code":"kim","name":"Kim","email":"kim@partners.example","parent":"jane","programs":["tiered"]})),
+        ("/v1/admin/links", json!({"code":"tl","destination":"https://www.merchant.test/t","programs":["tiered"]})),
+    ];
+    for (path, body) in setup {
+        let r = app.admin_post(path, body).await;
+        assert_eq!(r.status(), 201, "{path}: {}", r.text().await.unwrap());
+    }
+    let template = receiver.url("/pb?click={click_id}&sub={sub_id}&c={commission}&e={event}");
+    for partner in ["jane", "kim"] {
+        let body = json!({"url": template.replace("/pb", &format!("/pb/{partner}")), "events": ["commission.created"]});
+        assert_eq!(app.admin_post(&format!("/v1/partners/{partner}/postbacks"), body).await.status(), 201);
+    }
+    let r = app.follow("/go/tl?aff=kim&sid=kims_list").await;
+    let click = click_from(r.headers()).unwrap();
+    assert_eq!(app.post_order(&order_now(&app, "api:t1", Some(&click))).await.status(), 200);
+    let got = receiver.wait_for(2).await;
+    let by_path: BTreeMap<String, BTreeMap<String, String>> = got.iter().map(|r| (r.uri.path().to_owned(), r.query())).collect();
+    let kim = &by_path["/pb/kim"];
+    assert_eq!((kim["click"].as_str(), kim["sub"].as_str(), kim["c"].as_str()), (click.as_str(), "kims_list", "29.70"));
+    let jane = &by_path["/pb/jane"];
+    assert_eq!((jane["click"].as_str(), jane["sub"].as_str(), jane["c"].as_str()), ("", "", "9.90"), "jane's own share only: {jane:?}");
+}
