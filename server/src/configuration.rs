@@ -79,6 +79,20 @@ pub struct ServeArgs {
     /// then travels only in the URL and what the snippet keeps).
     #[arg(long, env = "REFTRACK_COOKIES", default_value = "on", value_parser = ["on", "consent", "off"])]
     pub cookies: String,
+    /// Let webhooks and postbacks reach loopback, private, link-local and cloud-metadata
+    /// addresses. Off: such targets are refused (the tracking server's own network is not a
+    /// merchant's or a partner's). For development only.
+    #[arg(long, env = "REFTRACK_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+    /// Accept http:// webhook and postback targets (off: https only). For development only.
+    #[arg(long, env = "REFTRACK_WEBHOOK_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_http: bool,
+    /// Seconds each webhook or postback request may take, connection included.
+    #[arg(long, env = "REFTRACK_WEBHOOK_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub webhook_timeout_secs: u64,
+    /// Whether this server sends webhooks and postbacks (`off`: it records them for the others).
+    #[arg(long, env = "REFTRACK_WEBHOOK_DELIVERY", default_value = "on", value_parser = ["on", "off"])]
+    pub webhook_delivery: String,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -93,6 +107,19 @@ impl fmt::Debug for ServeArgs {
             .field("base_path", &self.base_path)
             .finish_non_exhaustive()
     }
+}
+
+/// How deliveries are made.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// Whether loopback, private, link-local and metadata addresses may be reached (development).
+    pub allow_private: bool,
+    /// Whether http:// targets are accepted (development).
+    pub allow_http: bool,
+    /// Each request's timeout, connection included.
+    pub timeout: std::time::Duration,
+    /// Whether this server sends deliveries (off: it only writes them, others send).
+    pub enabled: bool,
 }
 
 /// When the server sets the click cookie.
@@ -135,6 +162,8 @@ pub struct Settings {
     pub pixel_commission_max_minor: i64,
     /// Set only by `reftrack demo`: enables the demo checkout that stands in for a cart.
     pub demo: bool,
+    /// How webhooks and postbacks are delivered.
+    pub delivery: DeliverySettings,
 }
 
 impl fmt::Debug for Settings {
@@ -198,6 +227,12 @@ impl Settings {
                 _ => Cookies::On,
             },
             demo: false,
+            delivery: DeliverySettings {
+                allow_private: serve.webhook_allow_private,
+                allow_http: serve.webhook_allow_http,
+                timeout: std::time::Duration::from_secs(serve.webhook_timeout_secs),
+                enabled: serve.webhook_delivery == "on",
+            },
         })
     }
 

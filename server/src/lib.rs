@@ -4,7 +4,8 @@
 //!
 //! Layers, each importing only those below it (a test checks this): `cli`/`demo` → `startup` →
 //! `routes` (state, auth, HTTP errors, handlers) → `intake` (the use cases of what comes in) and
-//! `backoffice` (what the merchant manages and reads) → `writer` (group commit of clicks and orders) → `store`
+//! `backoffice` (what the merchant manages and reads) → `writer` (group commit of clicks and orders) and `delivery`
+//! (outgoing webhooks and postbacks) → `store`
 //! (all SQL) → `domain` (pure rules). `configuration`, `clock` and `metrics` are leaves.
 //! ARCHITECTURE.md at the repository's root is the map.
 
@@ -12,6 +13,7 @@ pub mod backoffice;
 pub mod cli;
 pub mod clock;
 pub mod configuration;
+pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod intake;

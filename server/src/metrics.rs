@@ -21,6 +21,12 @@ pub struct Metrics {
     pub batch_failures: AtomicU64,
     pub rows_refused: AtomicU64,
     pub clicks_lost: AtomicU64,
+    pub webhook_attempts: AtomicU64,
+    pub webhook_deliveries: AtomicU64,
+    pub webhook_retries: AtomicU64,
+    pub webhook_failed_attempts: AtomicU64,
+    pub webhook_given_up: AtomicU64,
+    pub webhook_endpoints_disabled: AtomicU64,
     rejects: Mutex<BTreeMap<&'static str, u64>>,
     /// When storage last refused a write, in ms since the process started (0: never).
     last_storage_failure_ms: AtomicU64,
@@ -70,6 +76,16 @@ impl Metrics {
             ("reftrack_batch_failures_total", "Group-commit batches refused because storage was unavailable", &self.batch_failures),
             ("reftrack_rows_refused_total", "Single writes the database refused, split out of their batch", &self.rows_refused),
             ("reftrack_clicks_lost_total", "Clicks redirected without credit because they could not be stored", &self.clicks_lost),
+            ("reftrack_webhook_attempts_total", "Webhook and postback delivery attempts made by this server", &self.webhook_attempts),
+            ("reftrack_webhook_deliveries_total", "Webhook and postback deliveries answered 2xx", &self.webhook_deliveries),
+            ("reftrack_webhook_retries_total", "Delivery attempts after a delivery's first", &self.webhook_retries),
+            ("reftrack_webhook_failures_total", "Delivery attempts that failed (error, timeout or non-2xx)", &self.webhook_failed_attempts),
+            ("reftrack_webhook_given_up_total", "Deliveries that failed every attempt of the retry schedule", &self.webhook_given_up),
+            (
+                "reftrack_webhook_endpoints_disabled_total",
+                "Endpoints this server disabled after 5 days of failures",
+                &self.webhook_endpoints_disabled,
+            ),
         ];
         for (name, help, counter) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));

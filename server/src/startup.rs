@@ -1,8 +1,9 @@
-//! Builds the application — store, batch writer, state, router — binds the listener, and runs
-//! until stopped, then drains the writer.
+//! Builds the application — store, batch writer, delivery task, state, router — binds the
+//! listener, and runs until stopped, then drains the writer and stops the delivery task.
 
 use crate::clock::Clock;
 use crate::configuration::Settings;
+use crate::delivery::Deliverer;
 use crate::intake::{Intake, IntakeSettings};
 use crate::metrics::Metrics;
 use crate::routes::{self, AppState};
@@ -37,6 +38,7 @@ pub struct Application {
     writer_task: JoinHandle<()>,
     orders: OrderWriter,
     orders_task: JoinHandle<()>,
+    deliverer: Deliverer,
 }
 
 impl Application {
@@ -57,12 +59,14 @@ impl Application {
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_task) = BatchWriter::spawn(store.clone(), metrics.clone());
         let (orders, orders_task) = OrderWriter::spawn(store.clone(), metrics.clone());
+        let deliverer = Deliverer::spawn(store.clone(), clock.clone(), metrics.clone(), &settings.delivery)?;
         let intake_settings = IntakeSettings {
             attribution: settings.attribution,
             click_flood_limit: settings.click_flood_limit,
             pixel_commission_max_minor: settings.pixel_commission_max_minor,
         };
         let intake = Intake::new(store.clone(), writer.clone(), orders.clone(), clock.clone(), metrics.clone(), intake_settings).await?;
+        let settings_delivery = settings.delivery.clone();
         let state = AppState {
             settings: Arc::new(settings),
             store,
@@ -71,8 +75,9 @@ impl Application {
             metrics,
             health: Default::default(),
             applications: AppState::application_limit(),
+            guard: crate::delivery::Guard::new(&settings_delivery),
         };
-        Ok(Self { listener, state, writer, writer_task, orders, orders_task })
+        Ok(Self { listener, state, writer, writer_task, orders, orders_task, deliverer })
     }
 
     /// The bound address.
@@ -93,7 +98,7 @@ impl Application {
     /// run out); on shutdown, requests in flight get [`SHUTDOWN_GRACE`] to finish and idle or slow
     /// connections are closed rather than waited for.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, state, writer, writer_task, orders, orders_task } = self;
+        let Self { listener, state, writer, writer_task, orders, orders_task, deliverer } = self;
         let permits = Arc::new(Semaphore::new(state.settings.max_connections));
         let per_ip = Arc::new(PerAddress::new(state.settings.max_connections_per_ip));
         let app = routes::router(state).layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT));
@@ -161,6 +166,9 @@ impl Application {
         drop(app);
         writer.close(writer_task).await;
         orders.close(orders_task).await;
+        // Events the writer's last batch made stay in the outbox for the next start (or another
+        // server); only deliveries already in flight get a moment to finish.
+        deliverer.stop().await;
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["domain", "metrics"],
     &["configuration", "clock"],
     &["store"],
-    &["writer"],
+    &["writer", "delivery"],
     &["intake", "backoffice"],
     &["routes"],
     &["startup"],

@@ -224,3 +224,37 @@ async fn the_merchants_partner_view_lists_every_partner_with_the_apis_figures_an
     b.full_page_screenshot(&root().join("target/screenshots/admin-partners.png")).await.unwrap();
     b.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partner_adds_and_deletes_a_postback_in_the_partner_center_and_a_refused_target_says_why() {
+    let shop = shop().await;
+    let john = shop.token("john").await;
+    let b = Browser::start(false).await.unwrap();
+    b.client.goto(&shop.track.local(&format!("/partner/#token={john}"))).await.unwrap();
+    b.wait_for("return !!document.querySelector('#postbacks tr') && !!document.querySelector('#bal-balance .value')").await.unwrap();
+    // A literal public address: accepted without DNS, and nothing is sent to it in this test.
+    let template = "https://93.184.216.34/pb?cid={click_id}&e={event}";
+    b.eval(&format!(
+        "document.getElementById('postback-url').value = '{template}'; document.getElementById('postback-method').value = 'POST';
+         document.querySelector('#postback-events input[value=\"commission.created\"]').checked = true;
+         document.getElementById('postback-add').click(); return true"
+    ))
+    .await
+    .unwrap();
+    b.wait_for("return document.querySelectorAll('#postbacks tr[data-postback]').length === 1").await.unwrap();
+    let listed = shop.as_partner(&john, "/v1/partners/john/postbacks").await;
+    let made = &listed["postbacks"][0];
+    assert_eq!((made["url"].as_str(), made["method"].as_str()), (Some(template), Some("POST")), "{listed}");
+    assert_eq!(made["events"], json!(["order.credited", "commission.created"]));
+
+    b.eval("document.getElementById('postback-url').value = 'https://169.254.169.254/latest'; document.getElementById('postback-add').click(); return true")
+        .await
+        .unwrap();
+    b.wait_for("return document.getElementById('status').textContent.indexOf('link-local') >= 0").await.unwrap();
+    assert_eq!(shop.as_partner(&john, "/v1/partners/john/postbacks").await["postbacks"].as_array().unwrap().len(), 1);
+
+    b.eval("document.querySelector('#postbacks tr[data-postback] button').click(); return true").await.unwrap();
+    b.wait_for("return document.querySelectorAll('#postbacks tr[data-postback]').length === 0").await.unwrap();
+    assert_eq!(shop.as_partner(&john, "/v1/partners/john/postbacks").await["postbacks"], json!([]));
+    b.close().await.unwrap();
+}

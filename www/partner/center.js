@@ -23,6 +23,39 @@
     });
   }
 
+  // A change (POST, DELETE) with a JSON body; refusals carry the server's message.
+  function send(method, path, body) {
+    var init = { method: method, headers: { Authorization: "Bearer " + state.token } };
+    if (body) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
+    return fetch(API + path, init).then(function (r) {
+      if (r.status === 204) return null;
+      return r.json().then(function (b) {
+        if (!r.ok) { var e = new Error(b.message || r.statusText); e.status = r.status; throw e; }
+        return b;
+      });
+    });
+  }
+
+  function postbacksPath() { return "partners/" + encodeURIComponent(state.partner) + "/postbacks"; }
+
+  function loadPostbacks() {
+    return api(postbacksPath()).then(function (b) {
+      var t = $("postbacks");
+      rtui.table("postbacks", ["URL", "Method", "Events", "State", ""], b.postbacks.map(function (p) {
+        return [p.url, p.method, p.events.join(", "), p.state === "disabled" ? "disabled: " + (p.disabled_reason || "") : p.state, ""];
+      }), { text: 4, empty: "No postbacks yet.", keys: b.postbacks.map(function (p) { return p.id; }), keyName: "data-postback" });
+      // Each row's last cell gets its delete button (built as DOM, never HTML).
+      Array.prototype.forEach.call(t.querySelectorAll("tr[data-postback]"), function (row) {
+        var id = row.getAttribute("data-postback"), del = el("button", "Delete", "btn secondary");
+        del.type = "button";
+        del.addEventListener("click", function () {
+          send("DELETE", postbacksPath() + "/" + encodeURIComponent(id)).then(loadPostbacks, function (e) { status("Could not delete: " + e.message, true); });
+        });
+        row.lastChild.appendChild(del);
+      });
+    }).catch(function (e) { status("Could not load your postbacks: " + e.message, true); });
+  }
+
   function figures(container, items) {
     container.textContent = "";
     items.forEach(function (f) {
@@ -260,6 +293,7 @@
         renderProfile(profile);
         // Resources change rarely: loaded once, so a selection in their fields is never lost.
         api("partners/" + encodeURIComponent(state.partner) + "/resources").then(function (b) { renderResources(b.resources); }).catch(function () {});
+        loadPostbacks();
         return refresh();
       });
     }).catch(fail);
@@ -288,6 +322,14 @@
     state.token = $("token-input").value.trim();
     sessionStorage.setItem("rt_partner_token", state.token);
     start();
+  });
+  $("postback-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var events = Array.prototype.filter.call($("postback-events").querySelectorAll("input"), function (i) { return i.checked; })
+      .map(function (i) { return i.value; });
+    send("POST", postbacksPath(), { url: $("postback-url").value.trim(), method: $("postback-method").value, events: events })
+      .then(function () { $("postback-url").value = ""; status("Postback added."); return loadPostbacks(); })
+      .catch(function (e) { status("Postback not added: " + e.message, true); });
   });
   if (state.token) start(); else { $("login").hidden = false; }
   setInterval(function () { if (state.token && state.partner && !$("center").hidden) refresh(); }, 5000);

@@ -3,7 +3,7 @@
 //! (`preview`), applications from the sign-up page (`applications`), orders and hand-made credits
 //! (`orders`), voids, early approvals and adjustments (`corrections`), promotional resources
 //! (`resources`), figures and balances (`report`), payout runs (`payouts`), the Partner Center's
-//! chart (`chart`). Called by the admin and partner routes and by the CLI alike.
+//! chart (`chart`), the merchant's webhooks and the partners' postbacks (`webhooks`). Called by the admin and partner routes and by the CLI alike.
 
 pub mod admin;
 pub mod applications;
@@ -17,3 +17,4 @@ pub mod payouts;
 pub mod preview;
 pub mod report;
 pub mod resources;
+pub mod webhooks;

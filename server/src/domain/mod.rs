@@ -12,6 +12,7 @@ pub mod fraud;
 pub mod image;
 pub mod ledger;
 pub mod limit;
+pub mod outgoing;
 pub mod period;
 pub mod pixel;
 pub mod plan;

@@ -35,7 +35,7 @@ impl Intake {
             };
             Ok(RefundDecision { bookings: plan.bookings, response_json: serde_json::to_string(&answer).expect("answers serialise") })
         };
-        match self.store.record_refund(&refund, &body_hash, decide).await {
+        match self.store.record_refund(&refund, &body_hash, self.clock.now_ms(), decide).await {
             Ok(RefundOutcome::Recorded(recorded)) => {
                 if recorded.fresh {
                     Metrics::bump(&self.metrics.refunds);

@@ -50,7 +50,14 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Resul
     if !equal {
         return Err(ApiError::unauthorized("missing_metrics_token", "send Authorization: Bearer <REFTRACK_METRICS_TOKEN>"));
     }
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()))
+    let mut text = state.metrics.render();
+    // The outbox is shared by every server: these are read from the database, not counted here.
+    let (depth, disabled) = (state.store.outbox_depth().await?, state.store.disabled_endpoints().await?);
+    text.push_str(&format!(
+        "# HELP reftrack_outbox_depth Webhook and postback deliveries waiting to be sent\n# TYPE reftrack_outbox_depth gauge\nreftrack_outbox_depth {depth}\n\
+         # HELP reftrack_webhook_endpoints_disabled Endpoints disabled now after failing for 5 days\n# TYPE reftrack_webhook_endpoints_disabled gauge\nreftrack_webhook_endpoints_disabled {disabled}\n"
+    ));
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
 
 /// A short page saying what this is.

@@ -22,6 +22,7 @@ pub mod snippet;
 pub mod state;
 pub mod stats;
 pub mod touch;
+pub mod webhooks;
 
 use crate::metrics::Metrics;
 use axum::extract::{Request, State};
@@ -90,6 +91,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/partner-applications/{id}/decline", post(applications::decline))
         .route("/v1/admin/resources", get(resources::list).post(resources::add))
         .route("/v1/admin/resources/{id}", delete(resources::delete))
+        .route("/v1/admin/webhooks", get(webhooks::list_webhooks).post(webhooks::add_webhook))
+        .route("/v1/admin/webhooks/{id}", delete(webhooks::delete_webhook))
+        .route("/v1/admin/webhooks/{id}/deliveries", get(webhooks::list_deliveries))
+        .route("/v1/admin/webhooks/{id}/deliveries/{delivery}/redeliver", post(webhooks::redeliver))
+        .route("/v1/admin/webhooks/{id}/test", post(webhooks::test_webhook))
+        .route("/v1/partners/{code}/postbacks", get(webhooks::list_postbacks).post(webhooks::add_postback))
+        .route("/v1/partners/{code}/postbacks/{id}", delete(webhooks::delete_postback))
         .route("/v1/partner-applications", get(applications::status).post(applications::apply))
         .route("/v1/resources/{id}/image", get(resources::image))
         .route("/v1/partners/{code}/resources", get(resources::for_partner))

@@ -21,6 +21,8 @@ pub struct AppState {
     pub health: Arc<std::sync::Mutex<Option<(i64, bool)>>>,
     /// Applications on the public sign-up page, per visitor.
     pub applications: Arc<Mutex<RateLimit>>,
+    /// Checks webhook and postback targets against the server's own networks.
+    pub guard: crate::delivery::Guard,
 }
 
 /// Applications one visitor may send per hour (refused ones count: they cost us too).

@@ -112,6 +112,9 @@ impl Store {
             return Err(DbError::Conflict(format!("application {id} was already {status}")));
         }
         super::catalog::insert_partner(&mut tx, partner, now_ms).await?;
+        let mut events = super::events::Events::default();
+        events.push(super::catalog::partner_event(crate::domain::outgoing::EventType::PartnerApproved, partner, now_ms));
+        events.apply(&mut tx).await?;
         let token_id: i64 = sqlx::query_scalar(
             "INSERT INTO api_keys (kind, partner_code, key_hash, created_at_ms) VALUES ('partner', $1, $2, $3) RETURNING id",
         )

@@ -2,6 +2,7 @@
 
 use super::rows::{first_column, flag, parsed, parsed_opt};
 use super::{DbError, KeyGrant, Link, Partner, ProductOverride, Program, Store, Tx};
+use crate::domain::outgoing::EventType;
 use reftrack_protocol::ProgramCode;
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
@@ -55,7 +56,24 @@ pub(super) async fn insert_partner(tx: &mut Tx, p: &Partner, now_ms: i64) -> Res
         .bind(now_ms)
         .execute(tx.conn())
         .await?;
-    insert_programs(tx, "INSERT INTO partner_programs (partner_code, program_code) VALUES ($1, $2)", p.code.as_str(), &p.programs).await
+    insert_programs(tx, "INSERT INTO partner_programs (partner_code, program_code) VALUES ($1, $2)", p.code.as_str(), &p.programs).await?;
+    let mut events = super::events::Events::default();
+    events.push(partner_event(EventType::PartnerCreated, p, now_ms));
+    events.apply(tx).await
+}
+
+/// A partner's `partner.created` or `partner.approved`.
+pub(super) fn partner_event(kind: EventType, p: &Partner, now_ms: i64) -> crate::domain::outgoing::Draft {
+    let programs: Vec<&str> = p.programs.iter().map(|c| c.as_str()).collect();
+    crate::domain::outgoing::partner_event(
+        kind,
+        p.code.as_str(),
+        &p.name,
+        p.email.as_str(),
+        p.parent.as_ref().map(|c| c.as_str()),
+        &programs,
+        now_ms,
+    )
 }
 
 impl Store {

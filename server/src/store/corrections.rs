@@ -62,7 +62,9 @@ impl Store {
             }
         };
         let mut deltas = Deltas::default();
-        super::ledger::insert_bookings(&mut tx, &mut deltas, &entry.order_id, None, &entry.currency, now_ms, &bookings).await?;
+        let origin = super::events::Origin { now_ms, ..Default::default() };
+        super::ledger::insert_bookings(&mut tx, &mut deltas, &entry.order_id, None, &entry.currency, now_ms, &bookings, Some(&origin))
+            .await?;
         deltas.apply(&mut tx).await?;
         let after: Vec<LedgerRecord> = sqlx::query_as("SELECT * FROM ledger WHERE order_id = $1 AND partner_code = $2 ORDER BY id")
             .bind(&entry.order_id)
@@ -78,7 +80,7 @@ impl Store {
         let label = format!("adjustment:{now_ms}");
         let mut tx = self.write().await?;
         let mut deltas = Deltas::default();
-        super::ledger::insert_bookings(&mut tx, &mut deltas, &label, None, currency, now_ms, std::slice::from_ref(booking)).await?;
+        super::ledger::insert_bookings(&mut tx, &mut deltas, &label, None, currency, now_ms, std::slice::from_ref(booking), None).await?;
         deltas.apply(&mut tx).await?;
         let entry = sqlx::query_as("SELECT * FROM ledger WHERE partner_code = $1 AND order_id = $2 ORDER BY id DESC LIMIT 1")
             .bind(booking.partner.as_str())

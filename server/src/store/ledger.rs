@@ -1,10 +1,12 @@
 //! The ledger, the only record of money: entries booked with orders and refunds, read for
 //! balances, and payout runs that mark entries paid.
 
+use super::events::Origin;
 use super::rollups::{self, Deltas};
 use super::rows::{parsed, parsed_opt};
 use super::{DbError, LedgerRecord, Payout, Store, Tx};
 use crate::domain::ledger::{Booking, PayoutPlan};
+use crate::domain::outgoing::{self, EntryFacts};
 use reftrack_protocol::Currency;
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
@@ -33,7 +35,10 @@ impl FromRow<'_, AnyRow> for LedgerRecord {
 }
 
 /// Books entries for an order (or one of its refunds, or the merchant's corrections), counting
-/// them into `deltas`: every ledger write goes through here.
+/// them into `deltas`: every ledger write goes through here. With an `origin`, each entry that
+/// changes a commission also gets its event, in the same transaction.
+// The arguments are the entries' shared columns; a struct for them would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn insert_bookings(
     tx: &mut Tx,
     deltas: &mut Deltas,
@@ -42,14 +47,15 @@ pub(super) async fn insert_bookings(
     currency: &Currency,
     at_ms: i64,
     bookings: &[Booking],
+    origin: Option<&Origin<'_>>,
 ) -> Result<(), DbError> {
     for e in bookings {
         let key = rollups::key(e.partner.as_str(), at_ms, e.link.as_ref().map(|l| l.as_str()), e.sub_id.as_ref().map(|s| s.as_str()));
         deltas.ledger(e.partner.as_str(), currency.as_str(), e.kind, e.amount_minor, key);
-        sqlx::query(
+        let row = sqlx::query(
             "INSERT INTO ledger (partner_code, order_id, refund_id, kind, amount_minor, currency, link_code, sub_id, at_ms,
                                  role, program_code, available_at_ms, reason, reverses_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
         )
         .bind(e.partner.as_str())
         .bind(order_id)
@@ -65,8 +71,30 @@ pub(super) async fn insert_bookings(
         .bind(e.available_at_ms)
         .bind(e.reason.as_deref())
         .bind(e.reverses_id)
-        .execute(tx.conn())
+        .fetch_one(tx.conn())
         .await?;
+        let Some(origin) = origin else { continue };
+        let facts = EntryFacts {
+            entry_id: row.try_get("id")?,
+            kind: e.kind.as_str(),
+            order_id,
+            refund_id,
+            partner: e.partner.as_str(),
+            role: e.role.as_str(),
+            program: e.program.as_ref().map(|p| p.as_str()),
+            amount_minor: e.amount_minor,
+            currency: currency.as_str(),
+            link: e.link.as_ref().map(|l| l.as_str()),
+            sub_id: e.sub_id.as_ref().map(|s| s.as_str()),
+            available_at_ms: e.available_at_ms,
+            reason: e.reason.as_deref(),
+            reverses_id: e.reverses_id,
+            order_total_minor: origin.order_total_minor,
+            click_id: origin.click_id,
+        };
+        if let Some(event) = outgoing::entry_event(&facts, origin.now_ms) {
+            deltas.events.push(event);
+        }
     }
     Ok(())
 }
@@ -144,6 +172,7 @@ impl Store {
                 -plan.amount_minor,
                 rollups::key("", 0, None, None),
             );
+            deltas.events.push(outgoing::payout_event(id, plan.partner.as_str(), plan.currency.as_str(), plan.amount_minor, now_ms));
             deltas.apply(&mut tx).await?;
             out.push(Payout {
                 id,

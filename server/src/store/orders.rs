@@ -1,10 +1,12 @@
 //! Signed orders (with their lines, ledger entries and new contact, in one transaction), the
 //! earlier payments of a subscription, and signed leads.
 
+use super::events::Origin;
 use super::rollups::{self, Daily, Deltas};
 use super::rows::{flag, parsed, parsed_opt};
 use super::tracking::{insert_contact, insert_fraud, insert_lead, unprefixed};
 use super::{DbError, NewLead, NewOrder, OrderAnswer, Recorded, Store, StoredAnswer, PIXEL_LEDGER_PREFIX};
+use crate::domain::outgoing::{self, OrderFacts};
 use crate::domain::plan::{Payment, TouchFact};
 use reftrack_protocol::{PartnerCode, ProgramCode};
 use sqlx::Row;
@@ -232,16 +234,27 @@ async fn write_order(tx: &mut super::Tx, o: &NewOrder<'_>) -> Result<(), DbError
         let key = rollups::key(&partner, r.try_get("at_ms")?, link.as_deref(), sub_id.as_deref());
         deltas.daily(key, Daily { unverified: -1, ..Daily::default() });
     }
-    super::ledger::insert_bookings(
-        tx,
-        &mut deltas,
+    let order_event = OrderFacts {
         order_id,
-        None,
-        &order.currency,
-        crate::domain::period::to_ms(order.occurred_at),
-        &plan.bookings,
-    )
-    .await?;
+        occurred_at_ms,
+        currency: order.currency.as_str(),
+        total_minor: order.total_minor,
+        email: order.customer.email.as_ref().map(|e| e.as_str()),
+        partner: touch.map(|t| t.partner.as_str()),
+        program: plan.program.as_ref().map(|p| p.as_str()),
+        click_id: touch.and_then(|t| t.click_id.as_ref()).map(|c| c.as_str()),
+        link: touch.and_then(|t| t.link.as_ref()).map(|l| l.as_str()),
+        sub_id: touch.and_then(|t| t.sub_id.as_ref()).map(|s| s.as_str()),
+        commission_minor: plan.commission_minor(),
+        reason: plan.reason().map(|r| r.as_str()),
+    };
+    deltas.events.push(outgoing::order_event(&order_event, o.received_at_ms));
+    let origin = Origin {
+        now_ms: o.received_at_ms,
+        order_total_minor: Some(order.total_minor),
+        click_id: touch.and_then(|t| t.click_id.as_ref()).map(|c| c.as_str()),
+    };
+    super::ledger::insert_bookings(tx, &mut deltas, order_id, None, &order.currency, occurred_at_ms, &plan.bookings, Some(&origin)).await?;
     if let (Some(email), Some(contact)) = (&order.customer.email, &plan.new_contact) {
         insert_contact(tx, email, contact).await?;
     }

@@ -6,6 +6,7 @@ use super::rollups::{self, Daily, Deltas};
 use super::rows::{parsed, parsed_opt};
 use super::{DbError, LedgerRecord, Store};
 use crate::domain::ledger::Booking;
+use crate::domain::outgoing::{self, OrderFacts};
 use crate::domain::period::from_ms;
 use crate::domain::refund::Refunded;
 use reftrack_protocol::{Attribution, CanonicalOrder, ClickId, Currency, Customer, LineItem, LinkCode, PartnerCode, ProgramCode, SubId};
@@ -231,7 +232,22 @@ impl Store {
         super::orders::update_credit(&mut tx, order_id, &credit.partner, credit.program.as_ref(), credit.commission_minor).await?;
         let mut deltas = Deltas::default();
         move_order_figures(&mut deltas, &stored, &credit.partner);
-        super::ledger::insert_bookings(&mut tx, &mut deltas, order_id, None, &stored.row.currency, now_ms, &credit.bookings).await?;
+        let facts = OrderFacts {
+            order_id,
+            occurred_at_ms: stored.row.occurred_at_ms,
+            currency: stored.row.currency.as_str(),
+            total_minor: stored.row.total_minor,
+            email: stored.row.email.as_deref(),
+            partner: Some(credit.partner.as_str()),
+            program: credit.program.as_ref().map(|p| p.as_str()),
+            commission_minor: credit.commission_minor,
+            reason: Some(&credit.reason),
+            ..OrderFacts::default()
+        };
+        deltas.events.push(outgoing::order_event(&facts, now_ms));
+        let origin = super::events::Origin { now_ms, order_total_minor: Some(stored.row.total_minor), click_id: None };
+        super::ledger::insert_bookings(&mut tx, &mut deltas, order_id, None, &stored.row.currency, now_ms, &credit.bookings, Some(&origin))
+            .await?;
         deltas.apply(&mut tx).await?;
         let after = read_order(tx.conn(), order_id).await?.ok_or(DbError::NotFound("order"))?;
         tx.commit().await?;

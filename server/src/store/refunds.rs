@@ -31,17 +31,19 @@ impl Store {
         &self,
         refund: &Refund,
         body_hash: &str,
+        now_ms: i64,
         decide: impl FnOnce(&RefundFacts, Currency) -> Result<RefundDecision, RefundRefusal>,
     ) -> Result<RefundOutcome, DbError> {
         let refund_id = refund.refund_id.as_str();
         let order_id = refund.order_id.as_str();
         let occurred_at_ms = crate::domain::period::to_ms(refund.occurred_at);
         let mut tx = self.write().await?;
-        let order = sqlx::query(&format!("SELECT total_minor, currency FROM orders WHERE order_id = $1{}", self.dialect.for_update()))
-            .bind(order_id)
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or(DbError::NotFound("order"))?;
+        let order =
+            sqlx::query(&format!("SELECT total_minor, currency, click_id FROM orders WHERE order_id = $1{}", self.dialect.for_update()))
+                .bind(order_id)
+                .fetch_optional(tx.conn())
+                .await?
+                .ok_or(DbError::NotFound("order"))?;
         let claimed = sqlx::query(
             "INSERT INTO refunds (refund_id, order_id, amount_minor, refunded_total_minor, kind, body_hash, occurred_at_ms, response_json)
              VALUES ($1, $2, $3, $4, $5, $6, $7, '') ON CONFLICT (refund_id) DO NOTHING",
@@ -121,8 +123,20 @@ impl Store {
             }
         };
         let mut deltas = super::rollups::Deltas::default();
-        super::ledger::insert_bookings(&mut tx, &mut deltas, order_id, Some(refund_id), &currency, occurred_at_ms, &decision.bookings)
-            .await?;
+        let click_id: Option<String> = order.try_get("click_id")?;
+        let origin =
+            super::events::Origin { now_ms, order_total_minor: Some(order.try_get("total_minor")?), click_id: click_id.as_deref() };
+        super::ledger::insert_bookings(
+            &mut tx,
+            &mut deltas,
+            order_id,
+            Some(refund_id),
+            &currency,
+            occurred_at_ms,
+            &decision.bookings,
+            Some(&origin),
+        )
+        .await?;
         deltas.apply(&mut tx).await?;
         sqlx::query("UPDATE refunds SET response_json = $1 WHERE refund_id = $2")
             .bind(&decision.response_json)

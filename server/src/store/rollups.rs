@@ -64,6 +64,8 @@ pub(super) struct Deltas {
     /// (partner, currency) → (earned, clawed back, reversed, adjusted, paid, balance).
     balances: BTreeMap<(String, String), [i64; 6]>,
     products: BTreeMap<ProductKey, Sold>,
+    /// The outgoing events of the same changes, written in the same transaction.
+    pub events: super::events::Events,
 }
 
 impl Deltas {
@@ -102,8 +104,9 @@ impl Deltas {
         sold.revenue_minor += revenue_minor;
     }
 
-    /// Writes every gathered delta in `tx`.
+    /// Writes every gathered delta, and the events, in `tx`.
     pub async fn apply(self, tx: &mut Tx) -> Result<(), DbError> {
+        self.events.apply(tx).await?;
         for ((partner, day, link, sub_id), d) in self.daily {
             sqlx::query(
                 "INSERT INTO rollup_daily (partner_code, day, link_code, sub_id, hits, opt_ins, orders, unverified, revenue_minor,

@@ -197,6 +197,16 @@ pub(super) async fn insert_lead(tx: &mut Tx, deltas: &mut Deltas, lead: &NewLead
         let key = rollups::key(t.partner.as_str(), lead.at_ms, t.link.as_ref().map(|l| l.as_str()), t.sub_id.as_ref().map(|s| s.as_str()));
         deltas.daily(key, Daily { opt_ins: 1, ..Daily::default() });
     }
+    if inserted {
+        deltas.events.push(crate::domain::outgoing::lead_event(
+            partner,
+            lead.click_id.as_ref().map(|c| c.as_str()),
+            touch.as_ref().and_then(|t| t.sub_id.as_ref()).map(|s| s.as_str()),
+            lead.email.as_ref().map(|e| e.as_str()),
+            &lead.source,
+            lead.at_ms,
+        ));
+    }
     let bound_by_click: i64 = match (&lead.click_id, lead.binds_contact) {
         (Some(id), true) => {
             sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE click_id = $1").bind(id.as_str()).fetch_one(tx.conn()).await?
@@ -290,7 +300,8 @@ async fn insert_conversion(tx: &mut Tx, deltas: &mut Deltas, c: &NewConversion) 
     // Pixel-only programs earn on a new conversion that no signed order confirmed yet.
     if let (true, None, Some(credit)) = (inserted, verified, &c.pixel_credit) {
         let ledger_id = [PIXEL_LEDGER_PREFIX, order_id].concat();
-        super::ledger::insert_bookings(tx, deltas, &ledger_id, None, &c.currency, c.at_ms, std::slice::from_ref(credit.as_ref())).await?;
+        super::ledger::insert_bookings(tx, deltas, &ledger_id, None, &c.currency, c.at_ms, std::slice::from_ref(credit.as_ref()), None)
+            .await?;
     }
     Ok(())
 }

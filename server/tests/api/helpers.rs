@@ -54,12 +54,17 @@ struct Flags {
 /// The application in this process on `clock`, seeded like [`spawn_seeded_app`]: tests that move
 /// time (refund windows, click windows) use it.
 pub async fn spawn_app_on_clock(clock: Clock) -> TestApp {
+    spawn_app_on_clock_with(clock, &[]).await
+}
+
+/// As [`spawn_app_on_clock`], with more flags.
+pub async fn spawn_app_on_clock_with(clock: Clock, flags: &[&str]) -> TestApp {
     use clap::Parser;
     let dir = tempfile::tempdir().unwrap();
     let database_url = new_database(&dir).await;
     let www = dir.path().join("www");
     let args = ["reftrack", "--listen", "127.0.0.1:0", "--database", &database_url, "--signing-secrets", SECRET, "--admin-key", ADMIN_KEY];
-    let flags = Flags::parse_from(args.iter().copied().chain(["--www-dir", www.to_str().unwrap()]));
+    let flags = Flags::parse_from(args.iter().copied().chain(["--www-dir", www.to_str().unwrap()]).chain(flags.iter().copied()));
     let settings = Settings::from_args(&flags.serve, &flags.db).unwrap();
     let app = Application::build_with_clock(settings, clock.clone()).await.unwrap();
     let base = format!("http://{}", app.local_addr());

@@ -25,4 +25,5 @@ mod refunds;
 mod resources;
 mod rollups;
 mod stats;
+mod webhooks;
 mod windows;
