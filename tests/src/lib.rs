@@ -278,11 +278,22 @@ impl TrackServer {
 
     /// Posts a signed canonical order as a merchant's own code would.
     pub async fn post_order(&self, order: &Value) -> Result<Value> {
-        let body = serde_json::to_vec(order)?;
+        let id = format!("msg_{}", order["order_id"].as_str().unwrap_or("x"));
+        self.signed_post("/v1/orders", &id, order).await
+    }
+
+    /// Posts a signed lead as the connector forwards a tool's opt-in.
+    pub async fn post_lead(&self, lead: &Value) -> Result<Value> {
+        let id = format!("msg_lead_{}", lead["lead_id"].as_str().unwrap_or("x"));
+        self.signed_post("/v1/leads", &id, lead).await
+    }
+
+    async fn signed_post(&self, path: &str, id: &str, value: &Value) -> Result<Value> {
+        let body = serde_json::to_vec(value)?;
         let secret = Secret::parse(SECRET)?;
         let ts = time::OffsetDateTime::now_utc().unix_timestamp();
-        let mut req = reqwest::Client::new().post(self.local("/v1/orders")).body(body.clone());
-        for (k, v) in secret.headers(&format!("msg_{}", order["order_id"].as_str().unwrap_or("x")), ts, &body) {
+        let mut req = reqwest::Client::new().post(self.local(path)).body(body.clone());
+        for (k, v) in secret.headers(id, ts, &body) {
             req = req.header(k, v);
         }
         Ok(req.send().await?.error_for_status()?.json().await?)

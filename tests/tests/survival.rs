@@ -269,6 +269,14 @@ async fn a_visitor_who_opts_in_on_one_browser_and_buys_on_another_is_credited_th
     phone.wait_for("return !!document.getElementById('done')").await.unwrap();
     lab.wait_for_stat("jane", "opt_ins", 1).await.unwrap();
     errors.assert_none(phone).await;
+    // The browser's own opt-in came from a third-party site without the click's cookie: it counts
+    // as an opt-in but cannot bind the email (anyone can send one). The tool's webhook, signed
+    // through the connector with the click its hidden field received, does.
+    let registered = lab.sites.submissions().into_iter().rev().find(|s| s.host == "webinar-tool.test").unwrap();
+    let tool_click = registered.fields.get("rt_click").cloned().unwrap_or_default();
+    assert!(!tool_click.is_empty(), "the tool's hidden field carried the click: {registered:?}");
+    let lead = json!({"email": "fan@example.com", "click_id": tool_click, "source": "webinarjam", "lead_id": "reg-1"});
+    lab.track.post_lead(&lead).await.unwrap();
 
     // The laptop never saw the click.
     let laptop = Browser::start_with(Cookies::ThirdPartyBlocked).await.unwrap();
