@@ -276,10 +276,17 @@ async fn an_unconfigured_tool_is_refused_and_unusable_payloads_are_told_apart() 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_webinarjam_registration_without_a_click_is_credited_to_the_partner_of_the_browser_opt_in_with_its_email() {
     let p = pipeline(&[]).await;
-    // The snippet on the registration page saw the opt-in with the visitor's click.
+    // The snippet on the merchant's registration page saw the opt-in with the visitor's click; the
+    // beacon, same-site, carries the click's cookie, which vouches for the email.
     let click = click(&p.track, "jane").await.unwrap();
-    let beacon = json!({"type": "lead", "email": "maria@example.com", "click_id": click, "page": "https://webinar-tool.test/register"});
-    let r = reqwest::Client::new().post(p.track.local("/v1/events")).json(&beacon).send().await.unwrap();
+    let beacon = json!({"type": "lead", "email": "maria@example.com", "click_id": click, "page": "https://www.merchant.test/webinar"});
+    let r = reqwest::Client::new()
+        .post(p.track.local("/v1/events"))
+        .header("cookie", format!("rt_click={click}"))
+        .json(&beacon)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
     wait_for_opt_ins(&p.track, "jane", 1).await;
     // WebinarJam's own webhook for the same registration carries the email only.
