@@ -177,18 +177,7 @@ async fn write_order(tx: &mut super::Tx, o: &NewOrder<'_>) -> Result<(), DbError
     let mut deltas = Deltas::default();
     let occurred_at_ms = crate::domain::period::to_ms(order.occurred_at);
     if let Some(t) = touch {
-        let key =
-            rollups::key(t.partner.as_str(), occurred_at_ms, t.link.as_ref().map(|l| l.as_str()), t.sub_id.as_ref().map(|s| s.as_str()));
-        deltas.daily(key, Daily { orders: 1, revenue_minor: order.total_minor, ..Daily::default() });
-        let day = rollups::day_of(occurred_at_ms);
-        for item in &order.items {
-            let revenue = item.quantity.saturating_mul(item.unit_price_minor);
-            let key = (t.partner.to_string(), day, item.sku.clone(), order.currency.to_string());
-            deltas.product(key, &item.name, item.quantity, revenue);
-        }
-        if order.items.is_empty() {
-            deltas.product((t.partner.to_string(), day, String::new(), order.currency.to_string()), "", 1, order.total_minor);
-        }
+        deltas.sale(t.partner.as_str(), t.link.as_ref().map(|l| l.as_str()), t.sub_id.as_ref().map(|s| s.as_str()), order, 1);
     }
     if let Some(signal) = &plan.fraud {
         insert_fraud(tx, signal).await?;

@@ -2,7 +2,7 @@
 //! ledger entries and credit history — and crediting an order by hand (or moving it), decided on
 //! the order as read inside its own transaction, with the order's row locked as refunds lock it.
 
-use super::rollups::{self, Daily, Deltas};
+use super::rollups::Deltas;
 use super::rows::{parsed, parsed_opt};
 use super::{DbError, LedgerRecord, Store};
 use crate::domain::ledger::Booking;
@@ -255,29 +255,14 @@ impl Store {
     }
 }
 
-/// The order's sale figures (its count, revenue and products, on the day it happened) taken from
-/// the partner it was credited to, if any, and given to `to` (without a link or SubID: a credit
-/// by hand has none).
+/// The order's sale figures taken from the partner it was credited to, if any, and given to `to`
+/// (without a link or SubID: a credit by hand has none).
 fn move_order_figures(deltas: &mut Deltas, stored: &StoredOrder, to: &PartnerCode) {
-    let at_ms = stored.row.occurred_at_ms;
-    let day = rollups::day_of(at_ms);
-    let currency = stored.row.currency.to_string();
-    let count = |deltas: &mut Deltas, partner: &str, link: Option<&str>, sub_id: Option<&str>, sign: i64| {
-        let key = rollups::key(partner, at_ms, link, sub_id);
-        deltas.daily(key, Daily { orders: sign, revenue_minor: sign * stored.row.total_minor, ..Daily::default() });
-        for item in &stored.order.items {
-            let revenue = item.quantity.saturating_mul(item.unit_price_minor);
-            deltas.product((partner.to_owned(), day, item.sku.clone(), currency.clone()), &item.name, sign * item.quantity, sign * revenue);
-        }
-        if stored.order.items.is_empty() {
-            deltas.product((partner.to_owned(), day, String::new(), currency.clone()), "", sign, sign * stored.row.total_minor);
-        }
-    };
     if let Some(from) = &stored.row.partner {
-        let link = stored.row.link.as_ref().map(|l| l.as_str());
-        count(deltas, from.as_str(), link, stored.row.sub_id.as_ref().map(|s| s.as_str()), -1);
+        let (link, sub_id) = (stored.row.link.as_ref().map(|l| l.as_str()), stored.row.sub_id.as_ref().map(|s| s.as_str()));
+        deltas.sale(from.as_str(), link, sub_id, &stored.order, -1);
     }
-    count(deltas, to.as_str(), None, None, 1);
+    deltas.sale(to.as_str(), None, None, &stored.order, 1);
 }
 
 async fn read_order(conn: &mut sqlx::AnyConnection, order_id: &str) -> Result<Option<StoredOrder>, DbError> {

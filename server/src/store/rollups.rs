@@ -5,6 +5,7 @@
 
 use super::{DbError, Store, Tx};
 use crate::domain::ledger::Kind;
+use reftrack_protocol::CanonicalOrder;
 use std::collections::BTreeMap;
 
 pub(super) const DAY_MS: i64 = 86_400_000;
@@ -95,6 +96,22 @@ impl Deltas {
             Kind::Payout => balance[4] -= amount_minor,
             // An approval pair moves money from pending to approved and adds up to nothing.
             Kind::Approval => {}
+        }
+    }
+
+    /// An order's sale figures — its count and revenue on its partner's link and SubID, and its
+    /// products (an order without lines as one blank product) — counted once (`sign` 1) or taken
+    /// back (`sign` -1, when the order is moved to another partner).
+    pub fn sale(&mut self, partner: &str, link: Option<&str>, sub_id: Option<&str>, order: &CanonicalOrder, sign: i64) {
+        let at_ms = crate::domain::period::to_ms(order.occurred_at);
+        let (day, currency) = (day_of(at_ms), order.currency.to_string());
+        self.daily(key(partner, at_ms, link, sub_id), Daily { orders: sign, revenue_minor: sign * order.total_minor, ..Daily::default() });
+        for item in &order.items {
+            let revenue = item.quantity.saturating_mul(item.unit_price_minor);
+            self.product((partner.to_owned(), day, item.sku.clone(), currency.clone()), &item.name, sign * item.quantity, sign * revenue);
+        }
+        if order.items.is_empty() {
+            self.product((partner.to_owned(), day, String::new(), currency), "", sign, sign * order.total_minor);
         }
     }
 
