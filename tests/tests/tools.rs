@@ -129,11 +129,16 @@ async fn pipeline(env: &[(&str, &str)]) -> Pipeline {
     track.seed(&sites.url("www.merchant.test", "/landing.html")).await.unwrap();
     let outbox_dir = tempfile::tempdir().unwrap();
     let outbox = outbox_dir.path().join("outbox.db");
+    let connector = start_connector(&track, &outbox, env);
+    Pipeline { _sites: sites, track, connector, outbox, _outbox_dir: outbox_dir }
+}
+
+/// A connector forwarding to `track` with every tool configured (`env` added).
+fn start_connector(track: &TrackServer, outbox: &std::path::Path, env: &[(&str, &str)]) -> ConnectorProcess {
     let tools = tool_env();
     let mut all: Vec<(&str, &str)> = tools.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     all.extend_from_slice(env);
-    let connector = ConnectorProcess::start(&track.local(""), &outbox, &all).unwrap();
-    Pipeline { _sites: sites, track, connector, outbox, _outbox_dir: outbox_dir }
+    ConnectorProcess::start(&track.local(""), outbox, &all).unwrap()
 }
 
 fn outbox_entries(outbox: &std::path::Path, state: Option<&str>) -> Vec<Value> {
@@ -386,9 +391,7 @@ async fn a_visitor_from_a_partner_link_opts_in_on_an_embedded_typeform_and_a_cal
         .await
         .unwrap();
     let outbox_dir = tempfile::tempdir().unwrap();
-    let tools = tool_env();
-    let env: Vec<(&str, &str)> = tools.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    let connector = ConnectorProcess::start(&lab.track.local(""), &outbox_dir.path().join("outbox.db"), &env).unwrap();
+    let connector = start_connector(&lab.track, &outbox_dir.path().join("outbox.db"), &[]);
     for tool in ["typeform", "calendly"] {
         let (body, content_type) = sample(tool, carried[tool].as_str().expect("the link carried the click"));
         assert_eq!(deliver(&connector, tool, &body, content_type, Auth::Genuine).await.status(), 200, "{tool}");
