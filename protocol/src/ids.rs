@@ -133,7 +133,7 @@ string_newtype!(
     |raw| parse_code("link code", raw, 1, 64)
 );
 string_newtype!(
-    /// The opaque ID of one recorded click: URL-safe, 22–64 characters (≥ 128 random bits when we mint it).
+    /// The opaque ID of one recorded click: URL-safe, 22–64 characters (ours: a 48-bit millisecond time, so ids sort by time, then 80 random bits).
     ClickId,
     |raw| parse_code("click id", raw, 22, 64)
 );

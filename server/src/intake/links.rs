@@ -20,8 +20,6 @@ use std::time::{Duration, Instant};
 pub const TTL: Duration = Duration::from_secs(5);
 /// Most routes kept (the `aff` parameter is the visitor's to choose, so the cache is bounded).
 const CAPACITY: usize = 10_000;
-/// Longest user agent kept with a click.
-const USER_AGENT_CHARS: usize = 256;
 
 /// Where a hit goes and whom it credits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,7 +187,7 @@ impl Intake {
             }
             return Ok(Hit::Redirect { destination: destination.clone() });
         }
-        let id = click_id::mint();
+        let id = click_id::mint(now);
         let click = Click {
             id: id.clone(),
             link: link.clone(),
@@ -199,7 +197,6 @@ impl Intake {
             at_ms: now,
             expires_at_ms: now + window_secs * 1000,
             ip_hash: Some(ip_hash),
-            user_agent: visitor.user_agent.map(|ua| ua.chars().take(USER_AGENT_CHARS).collect()),
         };
         // The 302 (and with it the cookie) is the acknowledgement: only a committed click gets it.
         // A click that cannot be stored still takes the visitor where they were going.

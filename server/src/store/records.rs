@@ -171,7 +171,6 @@ pub struct Click {
     pub at_ms: i64,
     pub expires_at_ms: i64,
     pub ip_hash: Option<String>,
-    pub user_agent: Option<String>,
 }
 
 impl Click {

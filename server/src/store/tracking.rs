@@ -22,7 +22,6 @@ impl FromRow<'_, AnyRow> for Click {
             at_ms: r.try_get("at_ms")?,
             expires_at_ms: r.try_get("expires_at_ms")?,
             ip_hash: r.try_get("ip_hash")?,
-            user_agent: r.try_get("user_agent")?,
         })
     }
 }
@@ -60,9 +59,9 @@ impl Store {
         let clicks: Vec<&Click> = writes.iter().filter_map(|w| if let BatchWrite::Click(c) = w { Some(c) } else { None }).collect();
         for chunk in clicks.chunks(CLICKS_PER_INSERT) {
             let sql = format!(
-                "INSERT INTO clicks (id, link_code, partner_code, sub_id, program_code, at_ms, expires_at_ms, ip_hash, user_agent)
+                "INSERT INTO clicks (id, link_code, partner_code, sub_id, program_code, at_ms, expires_at_ms, ip_hash)
                  VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
-                placeholders(chunk.len(), 9)
+                placeholders(chunk.len(), 8)
             );
             let mut insert = sqlx::query(&sql);
             for c in chunk {
@@ -74,8 +73,7 @@ impl Store {
                     .bind(c.program.as_ref().map(|p| p.as_str()))
                     .bind(c.at_ms)
                     .bind(c.expires_at_ms)
-                    .bind(c.ip_hash.as_deref())
-                    .bind(c.user_agent.as_deref());
+                    .bind(c.ip_hash.as_deref());
             }
             // Only clicks inserted now are counted (a retried batch finds its clicks there already).
             let inserted: std::collections::HashSet<String> =

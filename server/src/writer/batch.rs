@@ -10,6 +10,7 @@
 
 use crate::metrics::Metrics;
 use crate::store::{BatchWrite, DbError, Store};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -56,7 +57,12 @@ impl BatchWriter {
     /// Starts the writer task. It ends once every handle is dropped and the queue is drained.
     pub fn spawn(store: Store, metrics: Arc<Metrics>) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        let task = tokio::spawn(run(rx, store, metrics));
+        let restart = Arc::new(AtomicBool::new(false));
+        let checkpoints = tokio::spawn(checkpoints(store.clone(), restart.clone()));
+        let task = tokio::spawn(async move {
+            run(rx, store, metrics, restart).await;
+            checkpoints.abort();
+        });
         (Self { tx }, task)
     }
 
@@ -87,7 +93,7 @@ impl BatchWriter {
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics>) {
+async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics>, restart: Arc<AtomicBool>) {
     let mut writes = Vec::with_capacity(MAX_BATCH);
     let mut acks = Vec::with_capacity(MAX_BATCH);
     let mut flushes = Vec::new();
@@ -115,8 +121,32 @@ async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics
         for done in flushes.drain(..) {
             let _ = done.send(());
         }
+        if restart.swap(false, Ordering::Relaxed) {
+            if let Err(e) = store.restart_wal().await {
+                tracing::warn!(error = ?e, "the WAL could not be started over; the next checkpoint tries again");
+            }
+        }
         if closing {
             return;
+        }
+    }
+}
+
+/// How often the WAL is checkpointed beside the writer (no commit checkpoints itself).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+/// WAL pages (4 KiB) past which the writer starts the WAL over between two batches (16 MiB).
+const RESTART_PAGES: i64 = 4_096;
+
+/// Passive checkpoints every [`CHECKPOINT_EVERY`]; raises `restart` once the WAL is too long.
+async fn checkpoints(store: Store, restart: Arc<AtomicBool>) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match store.checkpoint().await {
+            Ok(pages) if pages > RESTART_PAGES => restart.store(true, Ordering::Relaxed),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, "a WAL checkpoint failed; the next one tries again"),
         }
     }
 }
