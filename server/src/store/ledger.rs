@@ -3,7 +3,7 @@
 
 use super::events::Origin;
 use super::rollups::{self, Deltas};
-use super::rows::{parsed, parsed_opt};
+use super::rows::{parsed, parsed_opt, placeholders};
 use super::{DbError, LedgerRecord, Payout, Store, Tx};
 use crate::domain::ledger::{Booking, PayoutPlan};
 use crate::domain::outgoing::{self, EntryFacts};
@@ -35,8 +35,8 @@ impl FromRow<'_, AnyRow> for LedgerRecord {
 }
 
 /// Books entries for an order (or one of its refunds, or the merchant's corrections), counting
-/// them into `deltas`: every ledger write goes through here. With an `origin`, each entry that
-/// changes a commission also gets its event, in the same transaction.
+/// them into `deltas`: every ledger write goes through here or [`insert_entries`]. With an
+/// `origin`, each entry that changes a commission also gets its event, in the same transaction.
 // The arguments are the entries' shared columns; a struct for them would only rename them.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn insert_bookings(
@@ -49,51 +49,95 @@ pub(super) async fn insert_bookings(
     bookings: &[Booking],
     origin: Option<&Origin<'_>>,
 ) -> Result<(), DbError> {
-    for e in bookings {
-        let key = rollups::key(e.partner.as_str(), at_ms, e.link.as_ref().map(|l| l.as_str()), e.sub_id.as_ref().map(|s| s.as_str()));
-        deltas.ledger(e.partner.as_str(), currency.as_str(), e.kind, e.amount_minor, key);
-        let row = sqlx::query(
+    let entries = Entries { order_id, refund_id, currency, at_ms, bookings, origin: origin.copied() };
+    insert_entries(tx, deltas, std::slice::from_ref(&entries)).await
+}
+
+/// The entries of one order (or refund, or correction), with the columns they share.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Entries<'a> {
+    pub order_id: &'a str,
+    pub refund_id: Option<&'a str>,
+    pub currency: &'a Currency,
+    pub at_ms: i64,
+    pub bookings: &'a [Booking],
+    pub origin: Option<Origin<'a>>,
+}
+
+/// Most entries in one multi-row insert (14 parameters each, under SQLite's 32,766).
+const ENTRIES_PER_INSERT: usize = 1_000;
+
+/// Books the entries of several orders in one multi-row insert, counted into `deltas` and each
+/// with its event as [`insert_bookings`] does.
+pub(super) async fn insert_entries(tx: &mut Tx, deltas: &mut Deltas, sets: &[Entries<'_>]) -> Result<(), DbError> {
+    let rows: Vec<(&Entries, &Booking)> = sets.iter().flat_map(|set| set.bookings.iter().map(move |b| (set, b))).collect();
+    for chunk in rows.chunks(ENTRIES_PER_INSERT) {
+        let sql = format!(
             "INSERT INTO ledger (partner_code, order_id, refund_id, kind, amount_minor, currency, link_code, sub_id, at_ms,
                                  role, program_code, available_at_ms, reason, reverses_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
-        )
-        .bind(e.partner.as_str())
-        .bind(order_id)
-        .bind(refund_id)
-        .bind(e.kind.as_str())
-        .bind(e.amount_minor)
-        .bind(currency.as_str())
-        .bind(e.link.as_ref().map(|l| l.as_str()))
-        .bind(e.sub_id.as_ref().map(|s| s.as_str()))
-        .bind(at_ms)
-        .bind(e.role.as_str())
-        .bind(e.program.as_ref().map(|p| p.as_str()))
-        .bind(e.available_at_ms)
-        .bind(e.reason.as_deref())
-        .bind(e.reverses_id)
-        .fetch_one(tx.conn())
-        .await?;
-        let Some(origin) = origin else { continue };
-        let facts = EntryFacts {
-            entry_id: row.try_get("id")?,
-            kind: e.kind.as_str(),
-            order_id,
-            refund_id,
-            partner: e.partner.as_str(),
-            role: e.role.as_str(),
-            program: e.program.as_ref().map(|p| p.as_str()),
-            amount_minor: e.amount_minor,
-            currency: currency.as_str(),
-            link: e.link.as_ref().map(|l| l.as_str()),
-            sub_id: e.sub_id.as_ref().map(|s| s.as_str()),
-            available_at_ms: e.available_at_ms,
-            reason: e.reason.as_deref(),
-            reverses_id: e.reverses_id,
-            order_total_minor: origin.order_total_minor,
-            click_id: origin.click_id,
-        };
-        if let Some(event) = outgoing::entry_event(&facts, origin.now_ms) {
-            deltas.events.push(event);
+             VALUES {} RETURNING id, order_id, partner_code",
+            placeholders(chunk.len(), 14)
+        );
+        let mut insert = sqlx::query(&sql);
+        for (set, e) in chunk {
+            insert = insert
+                .bind(e.partner.as_str())
+                .bind(set.order_id)
+                .bind(set.refund_id)
+                .bind(e.kind.as_str())
+                .bind(e.amount_minor)
+                .bind(set.currency.as_str())
+                .bind(e.link.as_ref().map(|l| l.as_str()))
+                .bind(e.sub_id.as_ref().map(|s| s.as_str()))
+                .bind(set.at_ms)
+                .bind(e.role.as_str())
+                .bind(e.program.as_ref().map(|p| p.as_str()))
+                .bind(e.available_at_ms)
+                .bind(e.reason.as_deref())
+                .bind(e.reverses_id);
+        }
+        // Ids are given in the order of the rows (SQLite's next rowid, PostgreSQL's sequence
+        // row by row); RETURNING's own order is not promised, so the ids are sorted and each
+        // checked against the row it is taken for.
+        let mut inserted: Vec<(i64, String, String)> = insert
+            .fetch_all(tx.conn())
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("order_id")?, r.try_get("partner_code")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        inserted.sort_unstable_by_key(|(id, _, _)| *id);
+        if inserted.len() != chunk.len() {
+            return Err(DbError::Other(anyhow::anyhow!("{} ledger entries inserted, {} returned", chunk.len(), inserted.len())));
+        }
+        for ((set, e), (entry_id, order_id, partner)) in chunk.iter().zip(inserted) {
+            if order_id != set.order_id || partner != e.partner.as_str() {
+                return Err(DbError::Other(anyhow::anyhow!("ledger entry {entry_id} is not the row it was inserted for")));
+            }
+            let key =
+                rollups::key(e.partner.as_str(), set.at_ms, e.link.as_ref().map(|l| l.as_str()), e.sub_id.as_ref().map(|s| s.as_str()));
+            deltas.ledger(e.partner.as_str(), set.currency.as_str(), e.kind, e.amount_minor, key);
+            let Some(origin) = &set.origin else { continue };
+            let facts = EntryFacts {
+                entry_id,
+                kind: e.kind.as_str(),
+                order_id: set.order_id,
+                refund_id: set.refund_id,
+                partner: e.partner.as_str(),
+                role: e.role.as_str(),
+                program: e.program.as_ref().map(|p| p.as_str()),
+                amount_minor: e.amount_minor,
+                currency: set.currency.as_str(),
+                link: e.link.as_ref().map(|l| l.as_str()),
+                sub_id: e.sub_id.as_ref().map(|s| s.as_str()),
+                available_at_ms: e.available_at_ms,
+                reason: e.reason.as_deref(),
+                reverses_id: e.reverses_id,
+                order_total_minor: origin.order_total_minor,
+                click_id: origin.click_id,
+            };
+            if let Some(event) = outgoing::entry_event(&facts, origin.now_ms) {
+                deltas.events.push(event);
+            }
         }
     }
     Ok(())

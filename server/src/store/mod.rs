@@ -46,6 +46,8 @@ use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::AnyConnection;
 use sqlx::{Any, AnyPool, Executor};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What can go wrong in storage, as the layers above need to tell apart.
@@ -140,8 +142,25 @@ pub struct Store {
     /// checkpoint — which is what lets clicks be answered only once committed at the speed of
     /// the HTTP path. Orders, refunds and everything else commit with `FULL`.
     batch_pool: AnyPool,
+    /// The order writer's own connection (`synchronous = FULL` on SQLite), so a group of signed
+    /// orders never waits for a connection behind the requests reading their facts.
+    order_pool: AnyPool,
+    /// Set by a checkpoint that found the WAL too long; the next writer between two of its
+    /// transactions starts the WAL over ([`Store::restart_wal_if_due`]).
+    wal_restart_due: Arc<AtomicBool>,
     dialect: Dialect,
 }
+
+/// The writers that start the WAL over between their transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    Batch,
+    Orders,
+}
+
+/// WAL pages (4 KiB) past which the next writer between two transactions starts the WAL over
+/// (16 MiB).
+const RESTART_PAGES: i64 = 4_096;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -157,7 +176,8 @@ impl Store {
             let pool = sqlite_pool(&url, 8, "FULL").await.with_context(|| format!("opening {shown}"))?;
             SQLITE_MIGRATIONS.run(&pool).await.context("applying SQLite migrations")?;
             let batch_pool = sqlite_pool(&url, 1, "NORMAL").await.with_context(|| format!("opening {shown}"))?;
-            let store = Self { pool, batch_pool, dialect: Dialect::Sqlite };
+            let order_pool = sqlite_pool(&url, 1, "FULL").await.with_context(|| format!("opening {shown}"))?;
+            let store = Self { pool, batch_pool, order_pool, wal_restart_due: Arc::default(), dialect: Dialect::Sqlite };
             store.build_rollups_once().await.context("building the report rollups")?;
             return Ok(store);
         }
@@ -170,7 +190,13 @@ impl Store {
                 .with_context(|| format!("connecting to {shown}"))?;
             renumber_legacy_postgres(&pool).await.context("renumbering PostgreSQL migrations")?;
             POSTGRES_MIGRATIONS.run(&pool).await.context("applying PostgreSQL migrations")?;
-            let store = Self { batch_pool: pool.clone(), pool, dialect: Dialect::Postgres };
+            let order_pool = AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .with_context(|| format!("connecting to {shown}"))?;
+            let store = Self { batch_pool: pool.clone(), order_pool, pool, wal_restart_due: Arc::default(), dialect: Dialect::Postgres };
             store.build_rollups_once().await.context("building the report rollups")?;
             return Ok(store);
         }
@@ -187,6 +213,11 @@ impl Store {
         Tx::begin(&self.pool, self.dialect).await
     }
 
+    /// A write transaction on the order writer's connection.
+    async fn write_orders(&self) -> Result<Tx, DbError> {
+        Tx::begin(&self.order_pool, self.dialect).await
+    }
+
     /// A write transaction on the batch writer's connection.
     async fn write_batched(&self) -> Result<Tx, DbError> {
         Tx::begin(&self.batch_pool, self.dialect).await
@@ -195,23 +226,38 @@ impl Store {
     /// Copies committed WAL frames into the database file without waiting for readers or
     /// writers (SQLite; nothing on PostgreSQL), so that no commit runs a checkpoint itself (one
     /// inside the batch writer's commit held clicks' answers for tens of milliseconds). Returns the
-    /// pages the WAL holds: a passive checkpoint never reaches the last frame while a writer keeps
-    /// adding to it, and only a checkpoint that does lets the WAL start from its beginning again,
-    /// so past a size the batch writer calls [`restart_wal`](Self::restart_wal) between batches.
+    /// pages the WAL holds. A passive checkpoint never reaches the last frame while writers keep
+    /// adding to it, and only a checkpoint that does lets the WAL start from its beginning again:
+    /// past [`RESTART_PAGES`] the next writer between two of its transactions does that
+    /// ([`restart_wal_if_due`](Self::restart_wal_if_due)).
     pub async fn checkpoint(&self) -> Result<i64, DbError> {
         if self.dialect != Dialect::Sqlite {
             return Ok(0);
         }
         let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&self.pool).await?;
-        Ok(sqlx::Row::try_get(&row, 1)?)
+        let pages: i64 = sqlx::Row::try_get(&row, 1)?;
+        if pages > RESTART_PAGES {
+            self.wal_restart_due.store(true, Ordering::Relaxed);
+        }
+        Ok(pages)
     }
 
-    /// Copies the WAL's last frames (the passive checkpoints copied the rest) and starts it over,
-    /// on the batch writer's own connection: run between its batches, no writer of ours is in
-    /// the way, and the next commit writes from the WAL's beginning.
-    pub async fn restart_wal(&self) -> Result<(), DbError> {
-        if self.dialect == Dialect::Sqlite {
-            sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&self.batch_pool).await?;
+    /// When a checkpoint found the WAL too long: copies its last frames (the passive checkpoints
+    /// copied the rest) and starts it over, on the calling writer's own connection, between two of
+    /// its transactions: that writer is not in the way, and its next commit writes from the WAL's
+    /// beginning. Whichever writer comes first does it, so a load of orders alone, or of clicks
+    /// alone, keeps the WAL as small as both together.
+    pub async fn restart_wal_if_due(&self, writer: Writer) -> Result<(), DbError> {
+        if self.dialect != Dialect::Sqlite || !self.wal_restart_due.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
+        let pool = match writer {
+            Writer::Batch => &self.batch_pool,
+            Writer::Orders => &self.order_pool,
+        };
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(pool).await {
+            self.wal_restart_due.store(true, Ordering::Relaxed);
+            return Err(e.into());
         }
         Ok(())
     }
@@ -280,6 +326,9 @@ impl Drop for Tx {
 async fn sqlite_pool(url: &str, connections: u32, sync: &'static str) -> Result<AnyPool, sqlx::Error> {
     AnyPoolOptions::new()
         .max_connections(connections)
+        // A ping before each use is one more round trip to the connection's thread for every
+        // query, and a local file has no connection to lose.
+        .test_before_acquire(false)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 let pragmas = format!(

@@ -216,27 +216,38 @@ pub(super) async fn insert_lead(tx: &mut Tx, deltas: &mut Deltas, lead: &NewLead
         // A click's lead lasts as long as the click's window, from the opt-in.
         let window_ms = if click.is_some() { touch.expires_at_ms - touch.at_ms } else { lead.window_ms };
         let contact = TouchFact { at_ms: lead.at_ms, expires_at_ms: lead.at_ms.saturating_add(window_ms), ..touch.clone() };
-        insert_contact(tx, email, &contact).await?;
+        insert_contacts(tx, &[(email, &contact)]).await?;
     }
     Ok(())
 }
 
-/// Makes `touch` the email's lead partner unless someone brought the email first.
-pub(super) async fn insert_contact(tx: &mut Tx, email: &Email, t: &TouchFact) -> Result<(), DbError> {
-    sqlx::query(
-        "INSERT INTO contacts (email, partner_code, click_id, link_code, sub_id, program_code, at_ms, expires_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (email) DO NOTHING",
-    )
-    .bind(email.as_str())
-    .bind(t.partner.as_str())
-    .bind(t.click_id.as_ref().map(|c| c.as_str()))
-    .bind(t.link.as_ref().map(|l| l.as_str()))
-    .bind(t.sub_id.as_ref().map(|s| s.as_str()))
-    .bind(t.program.as_ref().map(|p| p.as_str()))
-    .bind(t.at_ms)
-    .bind(t.expires_at_ms)
-    .execute(tx.conn())
-    .await?;
+/// Most contacts in one multi-row insert (8 parameters each).
+const CONTACTS_PER_INSERT: usize = 1_000;
+
+/// Makes each touch its email's lead partner unless someone brought the email first, in one
+/// multi-row insert. (An email
+/// twice in `contacts` is for the caller to avoid.)
+pub(super) async fn insert_contacts(tx: &mut Tx, contacts: &[(&Email, &TouchFact)]) -> Result<(), DbError> {
+    for chunk in contacts.chunks(CONTACTS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO contacts (email, partner_code, click_id, link_code, sub_id, program_code, at_ms, expires_at_ms)
+             VALUES {} ON CONFLICT (email) DO NOTHING",
+            placeholders(chunk.len(), 8)
+        );
+        let mut insert = sqlx::query(&sql);
+        for (email, t) in chunk {
+            insert = insert
+                .bind(email.as_str())
+                .bind(t.partner.as_str())
+                .bind(t.click_id.as_ref().map(|c| c.as_str()))
+                .bind(t.link.as_ref().map(|l| l.as_str()))
+                .bind(t.sub_id.as_ref().map(|s| s.as_str()))
+                .bind(t.program.as_ref().map(|p| p.as_str()))
+                .bind(t.at_ms)
+                .bind(t.expires_at_ms);
+        }
+        insert.execute(tx.conn()).await?;
+    }
     Ok(())
 }
 

@@ -9,8 +9,7 @@
 //! refused at once, each caller is told, and the next batch tries again.
 
 use crate::metrics::Metrics;
-use crate::store::{BatchWrite, DbError, Dialect, Store};
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::store::{BatchWrite, DbError, Dialect, Store, Writer};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -57,11 +56,10 @@ impl BatchWriter {
     /// Starts the writer task. It ends once every handle is dropped and the queue is drained.
     pub fn spawn(store: Store, metrics: Arc<Metrics>) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        let restart = Arc::new(AtomicBool::new(false));
         // Only SQLite has a WAL of ours to look after; PostgreSQL checkpoints by itself.
-        let checkpoints = (store.dialect() == Dialect::Sqlite).then(|| tokio::spawn(checkpoints(store.clone(), restart.clone())));
-        let task = tokio::spawn(async move {
-            run(rx, store, metrics, restart).await;
+        let checkpoints = (store.dialect() == Dialect::Sqlite).then(|| tokio::spawn(checkpoints(store.clone())));
+        let task = super::spawn_on_own_thread(async move {
+            run(rx, store, metrics).await;
             if let Some(checkpoints) = checkpoints {
                 checkpoints.abort();
             }
@@ -96,7 +94,7 @@ impl BatchWriter {
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics>, restart: Arc<AtomicBool>) {
+async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics>) {
     let mut writes = Vec::with_capacity(MAX_BATCH);
     let mut acks = Vec::with_capacity(MAX_BATCH);
     let mut flushes = Vec::new();
@@ -124,10 +122,8 @@ async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics
         for done in flushes.drain(..) {
             let _ = done.send(());
         }
-        if restart.swap(false, Ordering::Relaxed) {
-            if let Err(e) = store.restart_wal().await {
-                tracing::warn!(error = ?e, "the WAL could not be started over; the next checkpoint tries again");
-            }
+        if let Err(e) = store.restart_wal_if_due(Writer::Batch).await {
+            tracing::warn!(error = ?e, "the WAL could not be started over; the next batch tries again");
         }
         if closing {
             return;
@@ -137,19 +133,16 @@ async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics
 
 /// How often the WAL is checkpointed beside the writer (no commit checkpoints itself).
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
-/// WAL pages (4 KiB) past which the writer starts the WAL over between two batches (16 MiB).
-const RESTART_PAGES: i64 = 4_096;
 
-/// Passive checkpoints every [`CHECKPOINT_EVERY`]; raises `restart` once the WAL is too long.
-async fn checkpoints(store: Store, restart: Arc<AtomicBool>) {
+/// Passive checkpoints every [`CHECKPOINT_EVERY`] (each marks the WAL for a restart once it is
+/// too long: see [`Store::checkpoint`]).
+async fn checkpoints(store: Store) {
     let mut every = tokio::time::interval(CHECKPOINT_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        match store.checkpoint().await {
-            Ok(pages) if pages > RESTART_PAGES => restart.store(true, Ordering::Relaxed),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = ?e, "a WAL checkpoint failed; the next one tries again"),
+        if let Err(e) = store.checkpoint().await {
+            tracing::warn!(error = ?e, "a WAL checkpoint failed; the next one tries again");
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::domain::plan::OrderPlan;
 use crate::metrics::Metrics;
-use crate::store::{DbError, NewOrder, Store};
+use crate::store::{DbError, NewOrder, Store, Writer};
 use reftrack_protocol::CanonicalOrder;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -64,7 +64,7 @@ impl OrderWriter {
     /// Starts the order writer task.
     pub fn spawn(store: Store, metrics: Arc<Metrics>) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        let task = tokio::spawn(run(rx, store, metrics));
+        let task = super::spawn_on_own_thread(run(rx, store, metrics));
         (Self { tx }, task)
     }
 
@@ -134,8 +134,70 @@ async fn run(mut rx: mpsc::Receiver<Message>, store: Store, metrics: Arc<Metrics
             drop(orders);
             group.clear();
         }
+        if let Err(e) = store.restart_wal_if_due(Writer::Orders).await {
+            tracing::warn!(error = ?e, "the WAL could not be started over; the next group tries again");
+        }
         if closing {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OrderToStore, OrderWriter};
+    use crate::domain::attribution::Model;
+    use crate::domain::plan::{plan_order, OrderFacts};
+    use crate::store::Store;
+    use reftrack_protocol::CanonicalOrder;
+
+    fn order(n: u64) -> OrderToStore {
+        let order: CanonicalOrder = serde_json::from_value(serde_json::json!({
+            "order_id": format!("api:{n}"), "occurred_at": "2026-11-30T12:00:00Z", "currency": "USD", "total_minor": 9900,
+            "items": [{"sku": "course", "name": "The Course", "quantity": 1, "unit_price_minor": 9900}],
+            "customer": {"email": format!("buyer{n}@buyers.example")}, "source": "api"
+        }))
+        .unwrap();
+        let plan = plan_order(&order, &OrderFacts::default(), Model::default());
+        OrderToStore { order, plan, body_hash: "hash".repeat(16), received_at_ms: 1_780_000_000_000, response_json: "{}".repeat(200) }
+    }
+
+    /// Commits never checkpoint themselves: with signed orders alone (no click batches), the order
+    /// writer starts the WAL over between its groups once a checkpoint finds it too long.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_stays_small_under_a_steady_stream_of_orders_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        // The checkpoints run beside the batch writer, which gets nothing to write here.
+        let (batch, batch_task) = crate::writer::BatchWriter::spawn(store.clone(), std::sync::Arc::default());
+        let (writer, task) = OrderWriter::spawn(store, std::sync::Arc::default());
+        let wal = dir.path().join("t.db-wal");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+        let clients: Vec<_> = (0..32)
+            .map(|k| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    let mut n = 0;
+                    while std::time::Instant::now() < deadline {
+                        writer.store(order(n * 32 + k)).await.unwrap();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let mut largest = 0;
+        while std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+        }
+        let mut orders = 0;
+        for client in clients {
+            orders += client.await.unwrap();
+        }
+        writer.close(task).await;
+        batch.close(batch_task).await;
+        assert!(orders > 2_000, "too few orders to tell ({orders})");
+        assert!(largest < 48 << 20, "the WAL grew to {largest} bytes over {orders} orders");
     }
 }
