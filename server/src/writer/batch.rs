@@ -205,29 +205,12 @@ mod tests {
         let store = Store::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
         let (writer, task) = super::BatchWriter::spawn(store, std::sync::Arc::default());
         let wal = dir.path().join("t.db-wal");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
-        let clients: Vec<_> = (0..32)
-            .map(|k| {
-                let writer = writer.clone();
-                tokio::spawn(async move {
-                    let mut n = 0;
-                    while std::time::Instant::now() < deadline {
-                        writer.write(click(n * 32 + k)).await.unwrap();
-                        n += 1;
-                    }
-                    n
-                })
-            })
-            .collect();
-        let mut largest = 0;
-        while std::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
-        }
-        let mut clicks = 0;
-        for client in clients {
-            clicks += client.await.unwrap();
-        }
+        let stream = writer.clone();
+        let (clicks, largest) = super::super::steady_stream(&wal, 4, move |n| {
+            let writer = stream.clone();
+            async move { writer.write(click(n as i64)).await.unwrap() }
+        })
+        .await;
         writer.close(task).await;
         assert!(clicks > 5_000, "too few clicks to tell ({clicks})");
         // The writer starts the WAL over past 16 MiB, and it may grow by a few intervals of writes

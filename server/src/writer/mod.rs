@@ -28,3 +28,38 @@ where
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a writer's runtime starts");
     tokio::task::spawn_blocking(move || runtime.block_on(writer))
 }
+
+/// For the writers' tests: 32 clients writing `write(n)` for distinct `n` as fast as they are
+/// answered for `seconds`, while the size of the `wal` file is watched. Returns the writes made
+/// and the largest WAL seen.
+#[cfg(test)]
+async fn steady_stream<F, W>(wal: &std::path::Path, seconds: u64, write: F) -> (u64, u64)
+where
+    F: Fn(u64) -> W + Clone + Send + 'static,
+    W: Future<Output = ()> + Send,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let clients: Vec<_> = (0..32)
+        .map(|k| {
+            let write = write.clone();
+            tokio::spawn(async move {
+                let mut n = 0;
+                while std::time::Instant::now() < deadline {
+                    write(n * 32 + k).await;
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut largest = 0;
+    while std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        largest = largest.max(std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0));
+    }
+    let mut writes = 0;
+    for client in clients {
+        writes += client.await.unwrap();
+    }
+    (writes, largest)
+}

@@ -172,29 +172,12 @@ mod tests {
         let (batch, batch_task) = crate::writer::BatchWriter::spawn(store.clone(), std::sync::Arc::default());
         let (writer, task) = OrderWriter::spawn(store, std::sync::Arc::default());
         let wal = dir.path().join("t.db-wal");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
-        let clients: Vec<_> = (0..32)
-            .map(|k| {
-                let writer = writer.clone();
-                tokio::spawn(async move {
-                    let mut n = 0;
-                    while std::time::Instant::now() < deadline {
-                        writer.store(order(n * 32 + k)).await.unwrap();
-                        n += 1;
-                    }
-                    n
-                })
-            })
-            .collect();
-        let mut largest = 0;
-        while std::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
-        }
-        let mut orders = 0;
-        for client in clients {
-            orders += client.await.unwrap();
-        }
+        let stream = writer.clone();
+        let (orders, largest) = super::super::steady_stream(&wal, 4, move |n| {
+            let writer = stream.clone();
+            async move { writer.store(order(n)).await.unwrap() }
+        })
+        .await;
         writer.close(task).await;
         batch.close(batch_task).await;
         assert!(orders > 2_000, "too few orders to tell ({orders})");
