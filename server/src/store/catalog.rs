@@ -59,7 +59,8 @@ pub(super) async fn insert_partner(tx: &mut Tx, p: &Partner, now_ms: i64) -> Res
     insert_programs(tx, "INSERT INTO partner_programs (partner_code, program_code) VALUES ($1, $2)", p.code.as_str(), &p.programs).await?;
     let mut events = super::events::Events::default();
     events.push(partner_event(EventType::PartnerCreated, p, now_ms));
-    events.apply(tx).await
+    events.apply(tx).await?;
+    Ok(())
 }
 
 /// A partner's `partner.created` or `partner.approved`.

@@ -1,5 +1,5 @@
 //! The merchant's corrections of commissions (voids, early approvals) and balances
-//! (adjustments), each booked as new ledger entries through [`insert_bookings`](super::ledger).
+//! (adjustments), each booked as new ledger entries through [`insert_entries`](super::ledger::insert_entries).
 
 use super::rollups::Deltas;
 use super::{DbError, LedgerRecord, Store};
@@ -63,8 +63,15 @@ impl Store {
         };
         let mut deltas = Deltas::default();
         let origin = super::events::Origin { now_ms, ..Default::default() };
-        super::ledger::insert_bookings(&mut tx, &mut deltas, &entry.order_id, None, &entry.currency, now_ms, &bookings, Some(&origin))
-            .await?;
+        let entries = super::ledger::Entries {
+            order_id: &entry.order_id,
+            refund_id: None,
+            currency: &entry.currency,
+            at_ms: now_ms,
+            bookings: &bookings,
+            origin: Some(origin),
+        };
+        super::ledger::insert_entries(&mut tx, &mut deltas, &[entries]).await?;
         deltas.apply(&mut tx).await?;
         let after: Vec<LedgerRecord> = sqlx::query_as("SELECT * FROM ledger WHERE order_id = $1 AND partner_code = $2 ORDER BY id")
             .bind(&entry.order_id)
@@ -80,7 +87,15 @@ impl Store {
         let label = format!("adjustment:{now_ms}");
         let mut tx = self.write().await?;
         let mut deltas = Deltas::default();
-        super::ledger::insert_bookings(&mut tx, &mut deltas, &label, None, currency, now_ms, std::slice::from_ref(booking), None).await?;
+        let entries = super::ledger::Entries {
+            order_id: &label,
+            refund_id: None,
+            currency,
+            at_ms: now_ms,
+            bookings: std::slice::from_ref(booking),
+            origin: None,
+        };
+        super::ledger::insert_entries(&mut tx, &mut deltas, &[entries]).await?;
         deltas.apply(&mut tx).await?;
         let entry = sqlx::query_as("SELECT * FROM ledger WHERE partner_code = $1 AND order_id = $2 ORDER BY id DESC LIMIT 1")
             .bind(booking.partner.as_str())

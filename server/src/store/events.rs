@@ -4,7 +4,7 @@
 //! postbacks); deliveries claimed by one server at a time with a lease taken by a conditional
 //! UPDATE (`FOR UPDATE SKIP LOCKED` on PostgreSQL), and the outcome of each attempt.
 
-use super::rows::placeholders;
+use super::rows::{placeholders, rows_per_statement};
 use super::{DbError, Store, Tx};
 use crate::domain::outgoing::{self, Draft, EventType};
 use sqlx::any::AnyRow;
@@ -16,8 +16,8 @@ pub(super) struct Events {
     drafts: Vec<Draft>,
 }
 
-/// Where ledger entries come from, for their events (`None` in the ledger's `insert_bookings`:
-/// no events, as for a pixel's provisional commission, which the signed order replaces).
+/// Where ledger entries come from, for their events (an `Entries` of the ledger without one
+/// gets none).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Origin<'a> {
     pub now_ms: i64,
@@ -39,12 +39,14 @@ impl Events {
     }
 
     /// Writes each event and one pending delivery per endpoint subscribed to it now (a
-    /// partner's postbacks only for events naming that partner).
+    /// partner's postbacks only for events naming that partner), and answers the events' ids in
+    /// the order they were pushed.
     ///
     /// A group's events are written by one multi-row insert and fanned out by one more, so a
     /// group of orders costs two statements for all its events, not two for each.
-    pub async fn apply(self, tx: &mut Tx) -> Result<(), DbError> {
-        for chunk in self.drafts.chunks(EVENTS_PER_INSERT) {
+    pub async fn apply(self, tx: &mut Tx) -> Result<Vec<String>, DbError> {
+        let mut written = Vec::with_capacity(self.drafts.len());
+        for chunk in self.drafts.chunks(rows_per_statement(6)) {
             let ids: Vec<String> = chunk.iter().map(|_| new_event_id()).collect();
             let sql = format!(
                 "INSERT INTO events (id, type, partner_code, created_at_ms, payload, macros) VALUES {}",
@@ -61,15 +63,24 @@ impl Events {
                     .bind(d.macros.as_ref().map(|m| m.to_json().to_string()));
             }
             insert.execute(tx.conn()).await?;
+            // A test event goes to the one endpoint it tests (`test_send`), never fanned out.
             let fanned: Vec<&String> = ids.iter().zip(chunk).filter(|(_, d)| d.kind != EventType::WebhookTest).map(|(id, _)| id).collect();
-            if fanned.is_empty() {
-                continue;
+            if !fanned.is_empty() {
+                fan_out(tx, &fanned).await?;
             }
-            // `(VALUES …)` names its columns column1, column2 on both engines; the position keeps
-            // the deliveries in the order their events happened.
-            let positions: Vec<String> = (0..fanned.len()).map(|i| format!("(${}, {i})", i + 1)).collect();
-            let sql = format!(
-                "INSERT INTO deliveries (event_id, endpoint_id, state, attempts, next_attempt_at_ms, created_at_ms)
+            written.extend(ids);
+        }
+        Ok(written)
+    }
+}
+
+/// One pending delivery per endpoint subscribed now to each of these events.
+async fn fan_out(tx: &mut Tx, fanned: &[&String]) -> Result<(), DbError> {
+    // `(VALUES …)` names its columns column1, column2 on both engines; the position keeps
+    // the deliveries in the order their events happened.
+    let positions: Vec<String> = (0..fanned.len()).map(|i| format!("(${}, {i})", i + 1)).collect();
+    let sql = format!(
+        "INSERT INTO deliveries (event_id, endpoint_id, state, attempts, next_attempt_at_ms, created_at_ms)
                  SELECT e.id, ep.id, 'pending', 0, e.created_at_ms, e.created_at_ms
                  FROM (VALUES {}) AS wanted
                  JOIN events e ON e.id = wanted.column1
@@ -77,47 +88,14 @@ impl Events {
                       AND ep.events LIKE '%,' || e.type || ',%'
                       AND (ep.kind = 'webhook' OR (ep.kind = 'postback' AND ep.partner_code = e.partner_code))
                  ORDER BY wanted.column2, ep.id",
-                positions.join(", ")
-            );
-            let mut fan_out = sqlx::query(&sql);
-            for id in fanned {
-                fan_out = fan_out.bind(id);
-            }
-            fan_out.execute(tx.conn()).await?;
-        }
-        Ok(())
+        positions.join(", ")
+    );
+    let mut insert = sqlx::query(&sql);
+    for id in fanned {
+        insert = insert.bind(*id);
     }
-}
-
-/// Most events in one multi-row insert (6 parameters each, far under either engine's limit).
-const EVENTS_PER_INSERT: usize = 500;
-
-async fn insert_event(tx: &mut Tx, d: &Draft) -> Result<String, DbError> {
-    let id = new_event_id();
-    sqlx::query("INSERT INTO events (id, type, partner_code, created_at_ms, payload, macros) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(&id)
-        .bind(d.kind.as_str())
-        .bind(d.partner.as_deref())
-        .bind(d.at_ms)
-        .bind(outgoing::envelope(&id, d.kind, d.at_ms, &d.data))
-        .bind(d.macros.as_ref().map(|m| m.to_json().to_string()))
-        .execute(tx.conn())
-        .await?;
-    if d.kind != EventType::WebhookTest {
-        sqlx::query(
-            "INSERT INTO deliveries (event_id, endpoint_id, state, attempts, next_attempt_at_ms, created_at_ms)
-             SELECT $1, id, 'pending', 0, $2, $2 FROM event_endpoints
-             WHERE deleted_at_ms IS NULL AND disabled_at_ms IS NULL AND events LIKE $3
-               AND (kind = 'webhook' OR (kind = 'postback' AND partner_code = $4))",
-        )
-        .bind(&id)
-        .bind(d.at_ms)
-        .bind(format!("%,{},%", d.kind.as_str()))
-        .bind(d.partner.as_deref())
-        .execute(tx.conn())
-        .await?;
-    }
-    Ok(id)
+    insert.execute(tx.conn()).await?;
+    Ok(())
 }
 
 /// A merchant webhook or a partner postback, as stored.
@@ -367,7 +345,10 @@ impl Store {
     /// Queues the test event to one endpoint (re-enabling it). Answers (event id, delivery id).
     pub async fn test_send(&self, endpoint_id: i64, now_ms: i64) -> Result<(String, i64), DbError> {
         let mut tx = self.write().await?;
-        let event_id = insert_event(&mut tx, &outgoing::test_event(endpoint_id, now_ms)).await?;
+        let mut events = Events::default();
+        events.push(outgoing::test_event(endpoint_id, now_ms));
+        let event_id =
+            events.apply(&mut tx).await?.pop().ok_or_else(|| DbError::Other(anyhow::anyhow!("the test event was not written")))?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO deliveries (event_id, endpoint_id, state, attempts, next_attempt_at_ms, created_at_ms)
              VALUES ($1, $2, 'pending', 0, $3, $3) RETURNING id",

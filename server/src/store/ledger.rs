@@ -3,7 +3,7 @@
 
 use super::events::Origin;
 use super::rollups::{self, Deltas};
-use super::rows::{parsed, parsed_opt, placeholders};
+use super::rows::{parsed, parsed_opt, placeholders, rows_per_statement};
 use super::{DbError, LedgerRecord, Payout, Store, Tx};
 use crate::domain::ledger::{Booking, PayoutPlan};
 use crate::domain::outgoing::{self, EntryFacts};
@@ -34,25 +34,6 @@ impl FromRow<'_, AnyRow> for LedgerRecord {
     }
 }
 
-/// Books entries for an order (or one of its refunds, or the merchant's corrections), counting
-/// them into `deltas`: every ledger write goes through here or [`insert_entries`]. With an
-/// `origin`, each entry that changes a commission also gets its event, in the same transaction.
-// The arguments are the entries' shared columns; a struct for them would only rename them.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn insert_bookings(
-    tx: &mut Tx,
-    deltas: &mut Deltas,
-    order_id: &str,
-    refund_id: Option<&str>,
-    currency: &Currency,
-    at_ms: i64,
-    bookings: &[Booking],
-    origin: Option<&Origin<'_>>,
-) -> Result<(), DbError> {
-    let entries = Entries { order_id, refund_id, currency, at_ms, bookings, origin: origin.copied() };
-    insert_entries(tx, deltas, std::slice::from_ref(&entries)).await
-}
-
 /// The entries of one order (or refund, or correction), with the columns they share.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Entries<'a> {
@@ -61,17 +42,18 @@ pub(super) struct Entries<'a> {
     pub currency: &'a Currency,
     pub at_ms: i64,
     pub bookings: &'a [Booking],
+    /// Where they come from, for their events (`None`: no events, as for a pixel's provisional
+    /// commission, which the signed order replaces).
     pub origin: Option<Origin<'a>>,
 }
 
-/// Most entries in one multi-row insert (14 parameters each, under SQLite's 32,766).
-const ENTRIES_PER_INSERT: usize = 1_000;
-
-/// Books the entries of several orders in one multi-row insert, counted into `deltas` and each
-/// with its event as [`insert_bookings`] does.
+/// Books entries — of orders, their refunds, or the merchant's corrections — counting them into
+/// `deltas`: every ledger write goes through here, the entries of a group of orders in one
+/// multi-row insert. With an `origin`, each entry that changes a commission also gets its event,
+/// in the same transaction.
 pub(super) async fn insert_entries(tx: &mut Tx, deltas: &mut Deltas, sets: &[Entries<'_>]) -> Result<(), DbError> {
     let rows: Vec<(&Entries, &Booking)> = sets.iter().flat_map(|set| set.bookings.iter().map(move |b| (set, b))).collect();
-    for chunk in rows.chunks(ENTRIES_PER_INSERT) {
+    for chunk in rows.chunks(rows_per_statement(14)) {
         let sql = format!(
             "INSERT INTO ledger (partner_code, order_id, refund_id, kind, amount_minor, currency, link_code, sub_id, at_ms,
                                  role, program_code, available_at_ms, reason, reverses_id)

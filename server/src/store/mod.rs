@@ -185,20 +185,10 @@ impl Store {
             return Ok(store);
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = AnyPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await
-                .with_context(|| format!("connecting to {shown}"))?;
+            let pool = postgres_pool(url, 16).await.with_context(|| format!("connecting to {shown}"))?;
             renumber_legacy_postgres(&pool).await.context("renumbering PostgreSQL migrations")?;
             POSTGRES_MIGRATIONS.run(&pool).await.context("applying PostgreSQL migrations")?;
-            let order_pool = AnyPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await
-                .with_context(|| format!("connecting to {shown}"))?;
+            let order_pool = postgres_pool(url, 1).await.with_context(|| format!("connecting to {shown}"))?;
             let store = Self { batch_pool: pool.clone(), order_pool, pool, wal_restart_due: Arc::default(), dialect: Dialect::Postgres };
             store.build_rollups_once().await.context("building the report rollups")?;
             return Ok(store);
@@ -343,6 +333,11 @@ async fn sqlite_pool(url: &str, connections: u32, sync: &'static str) -> Result<
         })
         .connect(url)
         .await
+}
+
+/// A pool of PostgreSQL connections.
+async fn postgres_pool(url: &str, connections: u32) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new().max_connections(connections).acquire_timeout(Duration::from_secs(10)).connect(url).await
 }
 
 /// Until migrations were numbered alike, PostgreSQL's `0002` was SQLite's `0003` (programs, tiers,

@@ -4,7 +4,7 @@
 use super::events::Origin;
 use super::ledger::{insert_entries, Entries};
 use super::rollups::{self, Daily, Deltas};
-use super::rows::{flag, parsed, parsed_opt, placeholders};
+use super::rows::{flag, parsed, parsed_opt, placeholders, rows_per_statement};
 use super::tracking::{insert_contacts, insert_fraud, insert_lead, unprefixed};
 use super::{DbError, NewLead, NewOrder, OrderAnswer, Recorded, Store, StoredAnswer, PIXEL_LEDGER_PREFIX};
 use crate::domain::outgoing::{self, OrderFacts};
@@ -189,10 +189,6 @@ impl Store {
     }
 }
 
-/// Most orders (20 parameters each) or lines (6) in one multi-row insert, far under either
-/// engine's limit on parameters.
-const ROWS_PER_INSERT: usize = 1_000;
-
 /// Writes an order, its lines, ledger entries, contact, verified conversions and rollups in `tx`.
 async fn write_order(tx: &mut super::Tx, o: &NewOrder<'_>) -> Result<(), DbError> {
     insert_order_rows(tx, &[o]).await?;
@@ -206,8 +202,8 @@ async fn write_order(tx: &mut super::Tx, o: &NewOrder<'_>) -> Result<(), DbError
 /// The ids of these orders that are stored already.
 async fn stored_order_ids(tx: &mut super::Tx, orders: &[NewOrder<'_>]) -> Result<HashSet<String>, DbError> {
     let mut stored = HashSet::new();
-    for chunk in orders.chunks(ROWS_PER_INSERT) {
-        let sql = format!("SELECT order_id FROM orders WHERE order_id IN ({})", numbered(chunk.len()));
+    for chunk in orders.chunks(rows_per_statement(1)) {
+        let sql = format!("SELECT order_id FROM orders WHERE order_id IN {}", placeholders(1, chunk.len()));
         let mut query = sqlx::query_scalar(&sql);
         for o in chunk {
             query = query.bind(o.order.order_id.as_str());
@@ -221,8 +217,8 @@ async fn stored_order_ids(tx: &mut super::Tx, orders: &[NewOrder<'_>]) -> Result
 /// a pixel's commission to replace and conversions to verify.
 async fn pixel_claimed(tx: &mut super::Tx, orders: &[&NewOrder<'_>]) -> Result<HashSet<String>, DbError> {
     let mut claimed = HashSet::new();
-    for chunk in orders.chunks(ROWS_PER_INSERT / 2) {
-        let sql = format!("SELECT order_id FROM conversions WHERE order_id IN ({})", numbered(chunk.len() * 2));
+    for chunk in orders.chunks(rows_per_statement(2)) {
+        let sql = format!("SELECT order_id FROM conversions WHERE order_id IN {}", placeholders(1, chunk.len() * 2));
         let mut query = sqlx::query_scalar(&sql);
         for o in chunk {
             let id = o.order.order_id.as_str();
@@ -233,14 +229,9 @@ async fn pixel_claimed(tx: &mut super::Tx, orders: &[&NewOrder<'_>]) -> Result<H
     Ok(claimed)
 }
 
-/// `$1, $2, …, $n`.
-fn numbered(n: usize) -> String {
-    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// The orders' rows and their lines, in one multi-row insert each.
 async fn insert_order_rows(tx: &mut super::Tx, orders: &[&NewOrder<'_>]) -> Result<(), DbError> {
-    for chunk in orders.chunks(ROWS_PER_INSERT) {
+    for chunk in orders.chunks(rows_per_statement(20)) {
         let sql = format!(
             "INSERT INTO orders (order_id, body_hash, source, occurred_at_ms, currency, total_minor, email, click_id, partner_code,
                                  link_code, sub_id, status, commission_minor, response_json, received_at_ms, bare_id,
@@ -278,7 +269,7 @@ async fn insert_order_rows(tx: &mut super::Tx, orders: &[&NewOrder<'_>]) -> Resu
     }
     let lines: Vec<(&str, usize, &reftrack_protocol::LineItem)> =
         orders.iter().flat_map(|o| o.order.items.iter().enumerate().map(|(line, item)| (o.order.order_id.as_str(), line, item))).collect();
-    for chunk in lines.chunks(ROWS_PER_INSERT) {
+    for chunk in lines.chunks(rows_per_statement(6)) {
         let sql = format!(
             "INSERT INTO order_items (order_id, line, sku, name, quantity, unit_price_minor) VALUES {}",
             placeholders(chunk.len(), 6)

@@ -246,8 +246,15 @@ impl Store {
         };
         deltas.events.push(outgoing::order_event(&facts, now_ms));
         let origin = super::events::Origin { now_ms, order_total_minor: Some(stored.row.total_minor), click_id: None };
-        super::ledger::insert_bookings(&mut tx, &mut deltas, order_id, None, &stored.row.currency, now_ms, &credit.bookings, Some(&origin))
-            .await?;
+        let entries = super::ledger::Entries {
+            order_id,
+            refund_id: None,
+            currency: &stored.row.currency,
+            at_ms: now_ms,
+            bookings: &credit.bookings,
+            origin: Some(origin),
+        };
+        super::ledger::insert_entries(&mut tx, &mut deltas, &[entries]).await?;
         deltas.apply(&mut tx).await?;
         let after = read_order(tx.conn(), order_id).await?.ok_or(DbError::NotFound("order"))?;
         tx.commit().await?;

@@ -126,17 +126,15 @@ impl Store {
         let click_id: Option<String> = order.try_get("click_id")?;
         let origin =
             super::events::Origin { now_ms, order_total_minor: Some(order.try_get("total_minor")?), click_id: click_id.as_deref() };
-        super::ledger::insert_bookings(
-            &mut tx,
-            &mut deltas,
+        let entries = super::ledger::Entries {
             order_id,
-            Some(refund_id),
-            &currency,
-            occurred_at_ms,
-            &decision.bookings,
-            Some(&origin),
-        )
-        .await?;
+            refund_id: Some(refund_id),
+            currency: &currency,
+            at_ms: occurred_at_ms,
+            bookings: &decision.bookings,
+            origin: Some(origin),
+        };
+        super::ledger::insert_entries(&mut tx, &mut deltas, &[entries]).await?;
         deltas.apply(&mut tx).await?;
         sqlx::query("UPDATE refunds SET response_json = $1 WHERE refund_id = $2")
             .bind(&decision.response_json)

@@ -51,6 +51,12 @@ where
         .collect()
 }
 
+/// Most rows of `columns` values one multi-row statement may bind: SQLite takes at most 32,766
+/// parameters (PostgreSQL 65,535).
+pub(super) const fn rows_per_statement(columns: usize) -> usize {
+    32_766 / columns
+}
+
 /// `($1, $2, …), (…)` for `rows` rows of `columns` values, numbered from `$1`. (sqlx's query
 /// builder writes `?` for the `Any` driver, which PostgreSQL refuses.)
 pub(super) fn placeholders(rows: usize, columns: usize) -> String {

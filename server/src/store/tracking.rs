@@ -2,7 +2,7 @@
 //! reads of clicks, contacts and conversions that crediting needs.
 
 use super::rollups::{self, Daily, Deltas};
-use super::rows::{flag, parsed, parsed_opt, placeholders};
+use super::rows::{flag, parsed, parsed_opt, placeholders, rows_per_statement};
 use super::{BatchWrite, Click, DbError, NewConversion, NewLead, Store, Tx, PIXEL_LEDGER_PREFIX};
 use crate::domain::fraud::{Reason, Signal};
 use crate::domain::pixel::Claim;
@@ -48,16 +48,13 @@ pub(super) fn unprefixed(order_id: &str) -> &str {
 /// typo corrected), so a partner cannot make themselves everyone's lead partner with one click.
 const MAX_CONTACTS_PER_BROWSER_CLICK: i64 = 3;
 
-/// Most clicks in one multi-row insert (9 parameters each, under SQLite's 32,766).
-const CLICKS_PER_INSERT: usize = 1_000;
-
 impl Store {
     /// Writes clicks, browser leads, conversions and fraud signals in one transaction (group commit).
     pub async fn write_batch(&self, writes: &[BatchWrite]) -> Result<(), DbError> {
         let mut tx = self.write_batched().await?;
         let mut deltas = Deltas::default();
         let clicks: Vec<&Click> = writes.iter().filter_map(|w| if let BatchWrite::Click(c) = w { Some(c) } else { None }).collect();
-        for chunk in clicks.chunks(CLICKS_PER_INSERT) {
+        for chunk in clicks.chunks(rows_per_statement(8)) {
             let sql = format!(
                 "INSERT INTO clicks (id, link_code, partner_code, sub_id, program_code, at_ms, expires_at_ms, ip_hash)
                  VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
@@ -221,14 +218,10 @@ pub(super) async fn insert_lead(tx: &mut Tx, deltas: &mut Deltas, lead: &NewLead
     Ok(())
 }
 
-/// Most contacts in one multi-row insert (8 parameters each).
-const CONTACTS_PER_INSERT: usize = 1_000;
-
 /// Makes each touch its email's lead partner unless someone brought the email first, in one
-/// multi-row insert. (An email
-/// twice in `contacts` is for the caller to avoid.)
+/// multi-row insert. (An email twice in `contacts` is for the caller to avoid.)
 pub(super) async fn insert_contacts(tx: &mut Tx, contacts: &[(&Email, &TouchFact)]) -> Result<(), DbError> {
-    for chunk in contacts.chunks(CONTACTS_PER_INSERT) {
+    for chunk in contacts.chunks(rows_per_statement(8)) {
         let sql = format!(
             "INSERT INTO contacts (email, partner_code, click_id, link_code, sub_id, program_code, at_ms, expires_at_ms)
              VALUES {} ON CONFLICT (email) DO NOTHING",
@@ -309,8 +302,16 @@ async fn insert_conversion(tx: &mut Tx, deltas: &mut Deltas, c: &NewConversion) 
     // Pixel-only programs earn on a new conversion that no signed order confirmed yet.
     if let (true, None, Some(credit)) = (inserted, verified, &c.pixel_credit) {
         let ledger_id = [PIXEL_LEDGER_PREFIX, order_id].concat();
-        super::ledger::insert_bookings(tx, deltas, &ledger_id, None, &c.currency, c.at_ms, std::slice::from_ref(credit.as_ref()), None)
-            .await?;
+        // No events: the pixel's provisional commission is replaced by its signed order's.
+        let entries = super::ledger::Entries {
+            order_id: &ledger_id,
+            refund_id: None,
+            currency: &c.currency,
+            at_ms: c.at_ms,
+            bookings: std::slice::from_ref(credit.as_ref()),
+            origin: None,
+        };
+        super::ledger::insert_entries(tx, deltas, &[entries]).await?;
     }
     Ok(())
 }
