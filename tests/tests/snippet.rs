@@ -235,7 +235,14 @@ async fn tools_embeds_and_carts_links_carry_the_click_where_each_returns_it_with
         })
     );
     // The iframe added later was decorated before it loaded: its one request carried the click.
-    let loads: Vec<String> = lab.sites.requests().into_iter().filter(|r| r.host == "tally.so").map(|r| r.target).collect();
+    // (Its src is decorated at once; the request may reach the sites a moment later. Had it
+    // loaded undecorated first, that request would be the first here.)
+    let tally_loads = || -> Vec<String> { lab.sites.requests().into_iter().filter(|r| r.host == "tally.so").map(|r| r.target).collect() };
+    let waited = std::time::Instant::now();
+    while tally_loads().is_empty() && waited.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let loads = tally_loads();
     assert_eq!(loads, vec![format!("/embed/wMx?transparentBackground=1&rt_click={c}")]);
     // A Calendly popup opened by the page's own code gets the click too.
     lab.browser.eval("document.getElementById('calendly-popup').click()").await.unwrap();
