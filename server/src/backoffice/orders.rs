@@ -166,35 +166,16 @@ async fn credit_facts(store: &Store, order: &CanonicalOrder, partner: &PartnerCo
     if let (true, Some(subscription)) = (order.renewal, &order.subscription_id) {
         facts.payments = store.subscription_payments(subscription).await?;
     }
-    facts.owners = store.product_owners().await?.into_iter().filter(|o| order.items.iter().any(|i| i.sku == o.sku)).collect();
-    let mut wanted: Vec<PartnerCode> = std::iter::once(partner.clone())
+    let catalog = store.catalog().await?;
+    facts.owners = catalog.owners_of(&order.items).await?;
+    let wanted: Vec<PartnerCode> = std::iter::once(partner.clone())
         .chain(facts.lead.iter().map(|t| t.partner.clone()))
         .chain(facts.owners.iter().map(|o| o.partner.clone()))
         .collect();
-    for _generation in 0..3 {
-        let mut parents = Vec::new();
-        for code in wanted.drain(..) {
-            if facts.partners.contains_key(&code) {
-                continue;
-            }
-            if let Some(p) = store.partner(code.as_str()).await? {
-                parents.extend(p.parent.clone());
-                facts.partners.insert(code, p.fact());
-            }
-        }
-        wanted = parents;
-    }
+    catalog.partners_and_parents(wanted, &mut facts.partners).await?;
     let mut programs: Vec<_> = facts.partners.values().flat_map(|p| p.programs.iter().cloned()).collect();
     programs.extend(facts.lead.iter().filter_map(|t| t.program.clone()));
     programs.extend(facts.owners.iter().map(|o| o.program.clone()));
-    for code in programs {
-        if facts.programs.contains_key(&code) {
-            continue;
-        }
-        if let Some(program) = store.program(code.as_str()).await? {
-            let overrides = store.product_overrides(code.as_str()).await?;
-            facts.programs.insert(code, program.fact(&overrides));
-        }
-    }
+    catalog.programs(programs, &mut facts.programs).await?;
     Ok(facts)
 }

@@ -105,23 +105,12 @@ impl Intake {
         if let (true, Some(subscription)) = (order.renewal, &order.subscription_id) {
             facts.payments = self.store.subscription_payments(subscription).await?;
         }
+        let catalog = self.store.catalog().await?;
         // Owners of the order's products earn whoever referred the buyer.
-        facts.owners = self.store.product_owners().await?.into_iter().filter(|o| order.items.iter().any(|i| i.sku == o.sku)).collect();
+        facts.owners = catalog.owners_of(&order.items).await?;
         // The touches' partners (and the owners), then their parents and grandparents.
-        let mut wanted: Vec<PartnerCode> = facts.touch_partners(order).cloned().collect();
-        for _generation in 0..3 {
-            let mut parents = Vec::new();
-            for code in wanted.drain(..) {
-                if facts.partners.contains_key(&code) {
-                    continue;
-                }
-                if let Some(p) = self.store.partner(code.as_str()).await? {
-                    parents.extend(p.parent.clone());
-                    facts.partners.insert(code, p.fact());
-                }
-            }
-            wanted = parents;
-        }
+        let wanted: Vec<PartnerCode> = facts.touch_partners(order).cloned().collect();
+        catalog.partners_and_parents(wanted, &mut facts.partners).await?;
         let touches: Vec<&TouchFact> =
             facts.click.iter().chain(&facts.lead).chain(facts.payments.iter().filter_map(|p| p.credited.as_ref())).collect();
         let links: Vec<_> = touches.iter().filter_map(|t| t.link.clone()).collect();
@@ -130,20 +119,12 @@ impl Intake {
         programs.extend(facts.partners.values().flat_map(|p| p.programs.iter().cloned()));
         for link in links {
             if let std::collections::hash_map::Entry::Vacant(slot) = facts.link_programs.entry(link) {
-                let limited = self.store.link(slot.key().as_str()).await?.map(|l| l.programs).unwrap_or_default();
+                let limited = catalog.link_programs(slot.key()).await?;
                 programs.extend(limited.iter().cloned());
                 slot.insert(limited);
             }
         }
-        for code in programs {
-            if facts.programs.contains_key(&code) {
-                continue;
-            }
-            if let Some(program) = self.store.program(code.as_str()).await? {
-                let overrides = self.store.product_overrides(code.as_str()).await?;
-                facts.programs.insert(code, program.fact(&overrides));
-            }
-        }
+        catalog.programs(programs, &mut facts.programs).await?;
         Ok(facts)
     }
 

@@ -5,7 +5,6 @@
 use super::catalog::insert_programs;
 use super::rows::parsed;
 use super::{DbError, Link, Partner, Program, Store};
-use crate::domain::plan::OwnerFact;
 use reftrack_protocol::{Currency, LinkCode, PartnerCode};
 use serde::Serialize;
 use sqlx::Row;
@@ -155,27 +154,6 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-
-    /// Every product override that names an owner, in any program.
-    pub async fn product_owners(&self) -> Result<Vec<OwnerFact>, DbError> {
-        let rows = sqlx::query(
-            "SELECT program_code, sku, owner_code, owner_bps FROM program_products
-             WHERE owner_code IS NOT NULL AND owner_bps IS NOT NULL ORDER BY program_code, sku",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                Ok(OwnerFact {
-                    program: parsed(r, "program_code")?,
-                    sku: r.try_get("sku")?,
-                    partner: parsed(r, "owner_code")?,
-                    bps: r.try_get("owner_bps")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()?)
     }
 
     /// Every link's hits, opt-ins and orders over `[from_ms, to_ms)`, whoever shared it.

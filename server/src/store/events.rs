@@ -4,7 +4,7 @@
 //! postbacks); deliveries claimed by one server at a time with a lease taken by a conditional
 //! UPDATE (`FOR UPDATE SKIP LOCKED` on PostgreSQL), and the outcome of each attempt.
 
-use super::rows::{placeholders, rows_per_statement};
+use super::rows::{param, placeholders, rows_per_statement};
 use super::{DbError, Store, Tx};
 use crate::domain::outgoing::{self, Draft, EventType};
 use sqlx::any::AnyRow;
@@ -25,12 +25,11 @@ pub(super) struct Origin<'a> {
     pub click_id: Option<&'a str>,
 }
 
-/// A new event id: `evt_` and 128 random bits.
-fn new_event_id() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    format!("evt_{}", hex::encode(bytes))
+/// A new event id: `evt_` and 128 bits in hex, the event's time first then 80 random bits, so
+/// the events' primary-key index grows at its end (random ids put each event of a group of
+/// orders on a page of its own, one more 4 KiB in the WAL).
+fn new_event_id(at_ms: i64) -> String {
+    format!("evt_{}", hex::encode(crate::domain::click_id::time_ordered(at_ms)))
 }
 
 impl Events {
@@ -47,10 +46,10 @@ impl Events {
     pub async fn apply(self, tx: &mut Tx) -> Result<Vec<String>, DbError> {
         let mut written = Vec::with_capacity(self.drafts.len());
         for chunk in self.drafts.chunks(rows_per_statement(6)) {
-            let ids: Vec<String> = chunk.iter().map(|_| new_event_id()).collect();
+            let ids: Vec<String> = chunk.iter().map(|d| new_event_id(d.at_ms)).collect();
             let sql = format!(
                 "INSERT INTO events (id, type, partner_code, created_at_ms, payload, macros) VALUES {}",
-                placeholders(chunk.len(), 6)
+                placeholders(tx.dialect(), chunk.len(), 6)
             );
             let mut insert = sqlx::query(&sql);
             for (id, d) in ids.iter().zip(chunk) {
@@ -78,7 +77,7 @@ impl Events {
 async fn fan_out(tx: &mut Tx, fanned: &[&String]) -> Result<(), DbError> {
     // `(VALUES …)` names its columns column1, column2 on both engines; the position keeps
     // the deliveries in the order their events happened.
-    let positions: Vec<String> = (0..fanned.len()).map(|i| format!("(${}, {i})", i + 1)).collect();
+    let positions: Vec<String> = (0..fanned.len()).map(|i| format!("({}, {i})", param(tx.dialect(), i + 1))).collect();
     let sql = format!(
         "INSERT INTO deliveries (event_id, endpoint_id, state, attempts, next_attempt_at_ms, created_at_ms)
                  SELECT e.id, ep.id, 'pending', 0, e.created_at_ms, e.created_at_ms

@@ -58,7 +58,7 @@ pub(super) async fn insert_entries(tx: &mut Tx, deltas: &mut Deltas, sets: &[Ent
             "INSERT INTO ledger (partner_code, order_id, refund_id, kind, amount_minor, currency, link_code, sub_id, at_ms,
                                  role, program_code, available_at_ms, reason, reverses_id)
              VALUES {} RETURNING id, order_id, partner_code",
-            placeholders(chunk.len(), 14)
+            placeholders(tx.dialect(), chunk.len(), 14)
         );
         let mut insert = sqlx::query(&sql);
         for (set, e) in chunk {

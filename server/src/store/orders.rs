@@ -203,7 +203,7 @@ async fn write_order(tx: &mut super::Tx, o: &NewOrder<'_>) -> Result<(), DbError
 async fn stored_order_ids(tx: &mut super::Tx, orders: &[NewOrder<'_>]) -> Result<HashSet<String>, DbError> {
     let mut stored = HashSet::new();
     for chunk in orders.chunks(rows_per_statement(1)) {
-        let sql = format!("SELECT order_id FROM orders WHERE order_id IN {}", placeholders(1, chunk.len()));
+        let sql = format!("SELECT order_id FROM orders WHERE order_id IN {}", placeholders(tx.dialect(), 1, chunk.len()));
         let mut query = sqlx::query_scalar(&sql);
         for o in chunk {
             query = query.bind(o.order.order_id.as_str());
@@ -218,7 +218,7 @@ async fn stored_order_ids(tx: &mut super::Tx, orders: &[NewOrder<'_>]) -> Result
 async fn pixel_claimed(tx: &mut super::Tx, orders: &[&NewOrder<'_>]) -> Result<HashSet<String>, DbError> {
     let mut claimed = HashSet::new();
     for chunk in orders.chunks(rows_per_statement(2)) {
-        let sql = format!("SELECT order_id FROM conversions WHERE order_id IN {}", placeholders(1, chunk.len() * 2));
+        let sql = format!("SELECT order_id FROM conversions WHERE order_id IN {}", placeholders(tx.dialect(), 1, chunk.len() * 2));
         let mut query = sqlx::query_scalar(&sql);
         for o in chunk {
             let id = o.order.order_id.as_str();
@@ -237,7 +237,7 @@ async fn insert_order_rows(tx: &mut super::Tx, orders: &[&NewOrder<'_>]) -> Resu
                                  link_code, sub_id, status, commission_minor, response_json, received_at_ms, bare_id,
                                  subscription_id, renewal, program_code, reason)
              VALUES {}",
-            placeholders(chunk.len(), 20)
+            placeholders(tx.dialect(), chunk.len(), 20)
         );
         let mut insert = sqlx::query(&sql);
         for o in chunk {
@@ -272,7 +272,7 @@ async fn insert_order_rows(tx: &mut super::Tx, orders: &[&NewOrder<'_>]) -> Resu
     for chunk in lines.chunks(rows_per_statement(6)) {
         let sql = format!(
             "INSERT INTO order_items (order_id, line, sku, name, quantity, unit_price_minor) VALUES {}",
-            placeholders(chunk.len(), 6)
+            placeholders(tx.dialect(), chunk.len(), 6)
         );
         let mut insert = sqlx::query(&sql);
         for (order_id, line, item) in chunk {

@@ -58,7 +58,7 @@ impl Store {
             let sql = format!(
                 "INSERT INTO clicks (id, link_code, partner_code, sub_id, program_code, at_ms, expires_at_ms, ip_hash)
                  VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
-                placeholders(chunk.len(), 8)
+                placeholders(tx.dialect(), chunk.len(), 8)
             );
             let mut insert = sqlx::query(&sql);
             for c in chunk {
@@ -225,7 +225,7 @@ pub(super) async fn insert_contacts(tx: &mut Tx, contacts: &[(&Email, &TouchFact
         let sql = format!(
             "INSERT INTO contacts (email, partner_code, click_id, link_code, sub_id, program_code, at_ms, expires_at_ms)
              VALUES {} ON CONFLICT (email) DO NOTHING",
-            placeholders(chunk.len(), 8)
+            placeholders(tx.dialect(), chunk.len(), 8)
         );
         let mut insert = sqlx::query(&sql);
         for (email, t) in chunk {
