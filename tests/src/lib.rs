@@ -26,9 +26,12 @@ pub const ADMIN_KEY: &str = "e2e-admin-key-0123456789";
 /// The `/metrics` bearer token of test servers.
 pub const METRICS_TOKEN: &str = "e2e-metrics-token-0123456789";
 
-/// The workspace root.
+/// The workspace root: `cargo test` and `cargo run` set `CARGO_MANIFEST_DIR` for the run too,
+/// which is right even when two checkouts share one target folder; the compile-time path only
+/// for a binary run by hand.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf()
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.parent().expect("tests/ is in the workspace").to_path_buf()
 }
 
 /// Builds the binaries once per test process and returns the folder holding them.

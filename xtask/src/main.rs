@@ -17,8 +17,13 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The workspace this xtask was run in. `cargo run` sets `CARGO_MANIFEST_DIR` for the run as
+/// well: with a target folder shared by two checkouts (a clone pointed at this one's build), the
+/// binary's own compile-time path would be the other checkout's, and its commands would build and
+/// measure that checkout's sources.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    Path::new(&manifest).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 /// Runs a command in the workspace root, failing on a non-zero exit.

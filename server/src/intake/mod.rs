@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::domain::attribution::Model;
 use crate::domain::fraud::FloodGuard;
 use crate::metrics::Metrics;
-use crate::store::{Click, DbError, Store, StoredAnswer};
+use crate::store::{Click, DbError, Reading, Store, StoredAnswer};
 use crate::writer::{BatchWriter, OrderWriter};
 use std::sync::Arc;
 
@@ -139,8 +139,19 @@ impl Intake {
         if let Some(click) = self.store.click(id).await? {
             return Ok(Some(click));
         }
+        // No connection is held while waiting: lookups of unknown ids come from anyone.
         self.writer.flush().await;
         self.store.click(id).await
+    }
+
+    /// [`recorded_click`](Self::recorded_click) among a signed order's other reads, on their
+    /// connection (held through the wait on a miss: signed orders are few and authenticated).
+    pub async fn recorded_click_in(&self, reads: &mut Reading<'_>, id: &str) -> Result<Option<Click>, DbError> {
+        if let Some(click) = reads.click(id).await? {
+            return Ok(Some(click));
+        }
+        self.writer.flush().await;
+        reads.click(id).await
     }
 
     /// The partner who first brought `email`, looking into the writer's queue once on a miss (an

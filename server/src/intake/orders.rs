@@ -6,7 +6,7 @@ use crate::domain::fraud::{Reason, Signal};
 use crate::domain::pixel::plausible_for;
 use crate::domain::plan::{plan_order, OrderFacts, OrderPlan, TouchFact};
 use crate::metrics::Metrics;
-use crate::store::{DbError, OrderAnswer};
+use crate::store::{DbError, OrderAnswer, Reading};
 use crate::writer::OrderToStore;
 use reftrack_protocol::{CanonicalOrder, PartnerCode};
 use serde::Serialize;
@@ -57,10 +57,12 @@ impl Intake {
     /// Credits (or not) a verified canonical order and stores it with its ledger entries.
     pub async fn credit_order(&self, order: CanonicalOrder, body_hash: String) -> Result<String, IntakeError> {
         let order_id = order.order_id.as_str();
-        if let Some(existing) = self.store.order_answer(order_id).await? {
+        let mut reads = self.store.reading().await?;
+        if let Some(existing) = reads.order_answer(order_id).await? {
+            drop(reads);
             return self.replay_order(existing, &body_hash, &order).await;
         }
-        let facts = self.order_facts(&order).await?;
+        let facts = self.order_facts(reads, &order).await?;
         let plan = plan_order(&order, &facts, self.attribution);
         let response_json = answer(&order, &plan);
         // The writer keeps its own copy while it waits in the group; ours answers a lost race.
@@ -89,23 +91,28 @@ impl Intake {
     /// its pixel's), the contact's lead partner, the subscription's payments, every partner these
     /// name with their parents and grandparents, the links' programs, and every program any of
     /// them may earn under, with its product overrides.
-    async fn order_facts(&self, order: &CanonicalOrder) -> Result<OrderFacts, DbError> {
+    ///
+    /// The order's own facts are read on one connection (`reads`), given back before the
+    /// catalog's: those the catalog's memory lacks take connections of their own, and a request
+    /// holding one while waiting for another could wait forever once every request does.
+    async fn order_facts(&self, mut reads: Reading<'_>, order: &CanonicalOrder) -> Result<OrderFacts, DbError> {
         let mut facts = OrderFacts::default();
         let click_id = match &order.attribution.click_id {
             Some(id) => Some(id.clone()),
             // Without a click of its own, the pixel's — when it is plausible for this order.
-            None => self.store.conversion_claim(order.order_id.as_str()).await?.and_then(|claim| plausible_for(order, &claim)),
+            None => reads.conversion_claim(order.order_id.as_str()).await?.and_then(|claim| plausible_for(order, &claim)),
         };
         if let Some(id) = &click_id {
-            facts.click = self.recorded_click(id.as_str()).await?.map(|c| c.touch());
+            facts.click = self.recorded_click_in(&mut reads, id.as_str()).await?.map(|c| c.touch());
         }
         if let Some(email) = &order.customer.email {
-            facts.lead = self.store.contact_lead(email).await?;
+            facts.lead = reads.contact_lead(email).await?;
         }
         if let (true, Some(subscription)) = (order.renewal, &order.subscription_id) {
-            facts.payments = self.store.subscription_payments(subscription).await?;
+            facts.payments = reads.subscription_payments(subscription).await?;
         }
-        let catalog = self.store.catalog().await?;
+        let catalog = reads.catalog().await?;
+        drop(reads);
         // Owners of the order's products earn whoever referred the buyer.
         facts.owners = catalog.owners_of(&order.items).await?;
         // The touches' partners (and the owners), then their parents and grandparents.

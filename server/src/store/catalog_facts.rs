@@ -11,7 +11,7 @@
 //! server keeps its own memory and reads the shared version, so an edit on one is seen by all.
 
 use super::rows::parsed;
-use super::{DbError, Store};
+use super::{DbError, Reading, Store};
 use crate::domain::plan::{OwnerFact, PartnerFact, ProgramFact};
 use reftrack_protocol::{LineItem, LinkCode, PartnerCode, ProgramCode};
 use std::collections::HashMap;
@@ -74,11 +74,21 @@ pub struct CatalogReader<'a> {
     version: i64,
 }
 
+const VERSION: &str = "SELECT version FROM catalog_version WHERE id = 1";
+
 impl Store {
     /// The catalog as it is now, for crediting: one query for its version.
     pub async fn catalog(&self) -> Result<CatalogReader<'_>, DbError> {
-        let version: i64 = sqlx::query_scalar("SELECT version FROM catalog_version WHERE id = 1").fetch_one(&self.pool).await?;
+        let version: i64 = sqlx::query_scalar(VERSION).fetch_one(&self.pool).await?;
         Ok(CatalogReader { store: self, version })
+    }
+}
+
+impl<'s> Reading<'s> {
+    /// The catalog as it is now, for crediting: one query for its version, on this connection.
+    pub async fn catalog(&mut self) -> Result<CatalogReader<'s>, DbError> {
+        let version: i64 = sqlx::query_scalar(VERSION).fetch_one(&mut *self.conn).await?;
+        Ok(CatalogReader { store: self.store, version })
     }
 }
 

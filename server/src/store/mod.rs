@@ -158,6 +158,23 @@ pub struct Store {
     dialect: Dialect,
 }
 
+/// Reads made on one connection, taken from the pool once (an order reads four facts): each query
+/// on the pool itself takes a connection and gives it back, and sqlx pings every connection given
+/// back — one more round trip per query, to SQLite's connection thread or over the network to
+/// PostgreSQL.
+pub struct Reading<'s> {
+    store: &'s Store,
+    conn: PoolConnection<Any>,
+}
+
+impl Store {
+    /// A connection for several reads in a row ([`Reading`]); give it back (drop it) before
+    /// waiting on anything else.
+    pub async fn reading(&self) -> Result<Reading<'_>, DbError> {
+        Ok(Reading { store: self, conn: self.pool.acquire().await? })
+    }
+}
+
 /// The writers that start the WAL over between their transactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Writer {

@@ -6,7 +6,7 @@ use super::ledger::{insert_entries, Entries};
 use super::rollups::{self, Daily, Deltas};
 use super::rows::{flag, parsed, parsed_opt, placeholders, rows_per_statement};
 use super::tracking::{insert_contacts, insert_fraud, insert_lead, unprefixed};
-use super::{DbError, NewLead, NewOrder, OrderAnswer, Recorded, Store, StoredAnswer, PIXEL_LEDGER_PREFIX};
+use super::{DbError, NewLead, NewOrder, OrderAnswer, Reading, Recorded, Store, StoredAnswer, PIXEL_LEDGER_PREFIX};
 use crate::domain::outgoing::{self, OrderFacts};
 use crate::domain::plan::{Payment, TouchFact};
 use reftrack_protocol::{PartnerCode, ProgramCode};
@@ -41,15 +41,7 @@ pub(super) async fn update_credit(
 impl Store {
     /// The stored answer of an order, with the partner it credited.
     pub async fn order_answer(&self, order_id: &str) -> Result<Option<OrderAnswer>, DbError> {
-        let row = sqlx::query("SELECT body_hash, response_json, partner_code FROM orders WHERE order_id = $1")
-            .bind(order_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some(OrderAnswer {
-            answer: StoredAnswer { body_hash: r.try_get("body_hash")?, response_json: r.try_get("response_json")? },
-            partner: parsed_opt(&r, "partner_code")?,
-        }))
+        order_answer(&self.pool, order_id).await
     }
 
     /// Stores an order, its lines and ledger entries atomically. `Conflict` if the id exists.
@@ -134,31 +126,7 @@ impl Store {
 
     /// The payments of a subscription, oldest first.
     pub async fn subscription_payments(&self, subscription_id: &str) -> Result<Vec<Payment>, DbError> {
-        let rows = sqlx::query(
-            "SELECT order_id, occurred_at_ms, renewal, partner_code, click_id, link_code, sub_id, program_code
-             FROM orders WHERE subscription_id = $1 ORDER BY occurred_at_ms, order_id",
-        )
-        .bind(subscription_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let occurred_at_ms: i64 = r.try_get("occurred_at_ms")?;
-            let credited = match parsed_opt(r, "partner_code")? {
-                Some(partner) => Some(TouchFact {
-                    partner,
-                    click_id: parsed_opt(r, "click_id")?,
-                    link: parsed_opt(r, "link_code")?,
-                    sub_id: parsed_opt(r, "sub_id")?,
-                    program: parsed_opt(r, "program_code")?,
-                    at_ms: occurred_at_ms,
-                    expires_at_ms: i64::MAX,
-                }),
-                None => None,
-            };
-            out.push(Payment { order_id: parsed(r, "order_id")?, occurred_at_ms, renewal: flag(r, "renewal")?, credited });
-        }
-        Ok(out)
+        subscription_payments(&self.pool, subscription_id).await
     }
 
     /// Records a server-side lead once per key (the tool's own lead id, else the message id); a
@@ -187,6 +155,62 @@ impl Store {
         tx.commit().await?;
         Ok(Recorded { answer: answer.clone(), fresh: true })
     }
+}
+
+impl Reading<'_> {
+    /// The stored answer of an order, with the partner it credited.
+    pub async fn order_answer(&mut self, order_id: &str) -> Result<Option<OrderAnswer>, DbError> {
+        order_answer(&mut *self.conn, order_id).await
+    }
+
+    /// The payments of a subscription, oldest first.
+    pub async fn subscription_payments(&mut self, subscription_id: &str) -> Result<Vec<Payment>, DbError> {
+        subscription_payments(&mut *self.conn, subscription_id).await
+    }
+}
+
+async fn order_answer<'e>(on: impl sqlx::Executor<'e, Database = sqlx::Any>, order_id: &str) -> Result<Option<OrderAnswer>, DbError> {
+    let row = sqlx::query("SELECT body_hash, response_json, partner_code FROM orders WHERE order_id = $1")
+        .bind(order_id)
+        .fetch_optional(on)
+        .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(OrderAnswer {
+        answer: StoredAnswer { body_hash: r.try_get("body_hash")?, response_json: r.try_get("response_json")? },
+        partner: parsed_opt(&r, "partner_code")?,
+    }))
+}
+
+/// The payments of a subscription, oldest first.
+async fn subscription_payments<'e>(
+    on: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    subscription_id: &str,
+) -> Result<Vec<Payment>, DbError> {
+    let rows = sqlx::query(
+        "SELECT order_id, occurred_at_ms, renewal, partner_code, click_id, link_code, sub_id, program_code
+         FROM orders WHERE subscription_id = $1 ORDER BY occurred_at_ms, order_id",
+    )
+    .bind(subscription_id)
+    .fetch_all(on)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let occurred_at_ms: i64 = r.try_get("occurred_at_ms")?;
+        let credited = match parsed_opt(r, "partner_code")? {
+            Some(partner) => Some(TouchFact {
+                partner,
+                click_id: parsed_opt(r, "click_id")?,
+                link: parsed_opt(r, "link_code")?,
+                sub_id: parsed_opt(r, "sub_id")?,
+                program: parsed_opt(r, "program_code")?,
+                at_ms: occurred_at_ms,
+                expires_at_ms: i64::MAX,
+            }),
+            None => None,
+        };
+        out.push(Payment { order_id: parsed(r, "order_id")?, occurred_at_ms, renewal: flag(r, "renewal")?, credited });
+    }
+    Ok(out)
 }
 
 /// Writes an order, its lines, ledger entries, contact, verified conversions and rollups in `tx`.

@@ -3,7 +3,7 @@
 
 use super::rollups::{self, Daily, Deltas};
 use super::rows::{flag, parsed, parsed_opt, placeholders, rows_per_statement};
-use super::{BatchWrite, Click, DbError, NewConversion, NewLead, Store, Tx, PIXEL_LEDGER_PREFIX};
+use super::{BatchWrite, Click, DbError, NewConversion, NewLead, Reading, Store, Tx, PIXEL_LEDGER_PREFIX};
 use crate::domain::fraud::{Reason, Signal};
 use crate::domain::pixel::Claim;
 use crate::domain::plan::TouchFact;
@@ -27,6 +27,46 @@ impl FromRow<'_, AnyRow> for Click {
 }
 
 /// A `contacts` row: the partner who first brought an email.
+impl Reading<'_> {
+    pub async fn click(&mut self, id: &str) -> Result<Option<Click>, DbError> {
+        click(&mut *self.conn, id).await
+    }
+
+    /// The partner who first brought this email, if any.
+    pub async fn contact_lead(&mut self, email: &Email) -> Result<Option<TouchFact>, DbError> {
+        contact_lead(&mut *self.conn, email).await
+    }
+
+    /// What the conversion pixel claimed for this order (by its full or its source-less id).
+    pub async fn conversion_claim(&mut self, order_id: &str) -> Result<Option<Claim>, DbError> {
+        let row = sqlx::query(
+            "SELECT click_id, amount_minor, currency, at_ms, conflicting FROM conversions WHERE order_id IN ($1, $2)
+             ORDER BY order_id = $1 DESC LIMIT 1",
+        )
+        .bind(order_id)
+        .bind(unprefixed(order_id))
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(Claim {
+            click_id: parsed_opt(&r, "click_id")?,
+            amount_minor: r.try_get("amount_minor")?,
+            currency: parsed(&r, "currency")?,
+            at_ms: r.try_get("at_ms")?,
+            conflicting: flag(&r, "conflicting")?,
+        }))
+    }
+}
+
+async fn click<'e>(on: impl sqlx::Executor<'e, Database = sqlx::Any>, id: &str) -> Result<Option<Click>, DbError> {
+    Ok(sqlx::query_as("SELECT * FROM clicks WHERE id = $1").bind(id).fetch_optional(on).await?)
+}
+
+async fn contact_lead<'e>(on: impl sqlx::Executor<'e, Database = sqlx::Any>, email: &Email) -> Result<Option<TouchFact>, DbError> {
+    let row = sqlx::query("SELECT * FROM contacts WHERE email = $1").bind(email.as_str()).fetch_optional(on).await?;
+    Ok(row.as_ref().map(contact_of).transpose()?)
+}
+
 fn contact_of(r: &AnyRow) -> Result<TouchFact, sqlx::Error> {
     Ok(TouchFact {
         partner: parsed(r, "partner_code")?,
@@ -93,33 +133,12 @@ impl Store {
     }
 
     pub async fn click(&self, id: &str) -> Result<Option<Click>, DbError> {
-        Ok(sqlx::query_as("SELECT * FROM clicks WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
+        click(&self.pool, id).await
     }
 
     /// The partner who first brought this email, if any.
     pub async fn contact_lead(&self, email: &Email) -> Result<Option<TouchFact>, DbError> {
-        let row = sqlx::query("SELECT * FROM contacts WHERE email = $1").bind(email.as_str()).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(contact_of).transpose()?)
-    }
-
-    /// What the conversion pixel claimed for this order (by its full or its source-less id).
-    pub async fn conversion_claim(&self, order_id: &str) -> Result<Option<Claim>, DbError> {
-        let row = sqlx::query(
-            "SELECT click_id, amount_minor, currency, at_ms, conflicting FROM conversions WHERE order_id IN ($1, $2)
-             ORDER BY order_id = $1 DESC LIMIT 1",
-        )
-        .bind(order_id)
-        .bind(unprefixed(order_id))
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some(Claim {
-            click_id: parsed_opt(&r, "click_id")?,
-            amount_minor: r.try_get("amount_minor")?,
-            currency: parsed(&r, "currency")?,
-            at_ms: r.try_get("at_ms")?,
-            conflicting: flag(&r, "conflicting")?,
-        }))
+        contact_lead(&self.pool, email).await
     }
 
     /// A secret the servers share, made at random the first time it is asked for.

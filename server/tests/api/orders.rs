@@ -1,5 +1,6 @@
 use crate::helpers::*;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 #[tokio::test]
 async fn a_signed_order_with_a_click_is_credited_with_the_commission() {
@@ -263,4 +264,18 @@ async fn orders_arriving_together_share_commits_and_each_is_stored_once_with_its
     changed["total_minor"] = json!(1);
     changed["items"][0]["unit_price_minor"] = json!(1);
     assert_eq!(app.post_order(&changed).await.status(), 409);
+}
+
+#[tokio::test]
+async fn more_concurrent_orders_than_database_connections_are_all_answered_by_a_fresh_server() {
+    // A fresh server remembers nothing of the catalog: every order reads it, while holding
+    // nothing else, or 48 orders on 16 connections would wait for each other until they time out.
+    let app = spawn_seeded_app().await;
+    let click = app.click("jane", None).await;
+    let orders: Vec<Value> = (0..48).map(|n| order(&format!("api:many{n}"), Some(&click), &format!("many{n}@example.com"))).collect();
+    let answers = tokio::time::timeout(Duration::from_secs(20), futures::future::join_all(orders.iter().map(|o| app.post_order(o))))
+        .await
+        .expect("every order is answered in time");
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
 }
