@@ -14,7 +14,7 @@ mod setup;
 mod snippet;
 
 use anyhow::{bail, Context, Result};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// The workspace this xtask was run in. `cargo run` sets `CARGO_MANIFEST_DIR` for the run as
@@ -23,7 +23,7 @@ use std::process::Command;
 /// measure that checkout's sources.
 fn root() -> PathBuf {
     let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    Path::new(&manifest).parent().expect("xtask lives in the workspace").to_path_buf()
+    manifest.parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 /// Runs a command in the workspace root, failing on a non-zero exit.

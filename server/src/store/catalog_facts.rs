@@ -14,6 +14,7 @@ use super::rows::parsed;
 use super::{DbError, Reading, Store};
 use crate::domain::plan::{OwnerFact, PartnerFact, ProgramFact};
 use reftrack_protocol::{LineItem, LinkCode, PartnerCode, ProgramCode};
+use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -203,9 +204,9 @@ impl Store {
             .map(|r| {
                 Ok(OwnerFact {
                     program: parsed(r, "program_code")?,
-                    sku: sqlx::Row::try_get(r, "sku")?,
+                    sku: r.try_get("sku")?,
                     partner: parsed(r, "owner_code")?,
-                    bps: sqlx::Row::try_get(r, "owner_bps")?,
+                    bps: r.try_get("owner_bps")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?)

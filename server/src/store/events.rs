@@ -4,7 +4,7 @@
 //! postbacks); deliveries claimed by one server at a time with a lease taken by a conditional
 //! UPDATE (`FOR UPDATE SKIP LOCKED` on PostgreSQL), and the outcome of each attempt.
 
-use super::rows::{param, placeholders, rows_per_statement};
+use super::rows::{placeholders, push_param, rows_per_statement};
 use super::{DbError, Store, Tx};
 use crate::domain::outgoing::{self, Draft, EventType};
 use sqlx::any::AnyRow;
@@ -77,7 +77,15 @@ impl Events {
 async fn fan_out(tx: &mut Tx, fanned: &[&String]) -> Result<(), DbError> {
     // `(VALUES …)` names its columns column1, column2 on both engines; the position keeps
     // the deliveries in the order their events happened.
-    let positions: Vec<String> = (0..fanned.len()).map(|i| format!("({}, {i})", param(tx.dialect(), i + 1))).collect();
+    let mut positions = String::with_capacity(fanned.len() * 12);
+    for i in 0..fanned.len() {
+        if i > 0 {
+            positions.push_str(", ");
+        }
+        positions.push('(');
+        push_param(&mut positions, tx.dialect(), i + 1);
+        positions.push_str(&format!(", {i})"));
+    }
     let sql = format!(
         "INSERT INTO deliveries (event_id, endpoint_id, state, attempts, next_attempt_at_ms, created_at_ms)
                  SELECT e.id, ep.id, 'pending', 0, e.created_at_ms, e.created_at_ms
@@ -87,7 +95,7 @@ async fn fan_out(tx: &mut Tx, fanned: &[&String]) -> Result<(), DbError> {
                       AND ep.events LIKE '%,' || e.type || ',%'
                       AND (ep.kind = 'webhook' OR (ep.kind = 'postback' AND ep.partner_code = e.partner_code))
                  ORDER BY wanted.column2, ep.id",
-        positions.join(", ")
+        positions
     );
     let mut insert = sqlx::query(&sql);
     for id in fanned {

@@ -147,9 +147,6 @@ pub struct Store {
     /// The order writer's own connection (`synchronous = FULL` on SQLite), so a group of signed
     /// orders never waits for a connection behind the requests reading their facts.
     order_pool: AnyPool,
-    /// The connection each writer keeps between its transactions ([`Kept`]).
-    batch_conn: Kept,
-    order_conn: Kept,
     /// Set by a checkpoint that found the WAL too long; the next writer between two of its
     /// transactions starts the WAL over ([`Store::restart_wal_if_due`]).
     wal_restart_due: Arc<AtomicBool>,
@@ -169,7 +166,7 @@ pub struct Reading<'s> {
 
 impl Store {
     /// A connection for several reads in a row ([`Reading`]); give it back (drop it) before
-    /// waiting on anything else.
+    /// taking another one, or a request could wait for itself once every connection is taken.
     pub async fn reading(&self) -> Result<Reading<'_>, DbError> {
         Ok(Reading { store: self, conn: self.pool.acquire().await? })
     }
@@ -208,8 +205,6 @@ impl Store {
                 pool,
                 batch_pool,
                 order_pool,
-                batch_conn: Kept::default(),
-                order_conn: Kept::default(),
                 wal_restart_due: Arc::default(),
                 catalog: Default::default(),
                 dialect: Dialect::Sqlite,
@@ -226,8 +221,6 @@ impl Store {
                 batch_pool: pool.clone(),
                 order_pool,
                 pool,
-                batch_conn: Kept::default(),
-                order_conn: Kept::default(),
                 wal_restart_due: Arc::default(),
                 catalog: Default::default(),
                 dialect: Dialect::Postgres,
@@ -250,12 +243,12 @@ impl Store {
 
     /// A write transaction on the order writer's connection.
     async fn write_orders(&self) -> Result<Tx, DbError> {
-        Tx::begin_kept(&self.order_conn, &self.order_pool, self.dialect).await
+        Tx::begin(&self.order_pool, self.dialect).await
     }
 
     /// A write transaction on the batch writer's connection.
     async fn write_batched(&self) -> Result<Tx, DbError> {
-        Tx::begin_kept(&self.batch_conn, &self.batch_pool, self.dialect).await
+        Tx::begin(&self.batch_pool, self.dialect).await
     }
 
     /// Copies committed WAL frames into the database file without waiting for readers or
@@ -286,23 +279,11 @@ impl Store {
         if self.dialect != Dialect::Sqlite || !self.wal_restart_due.swap(false, Ordering::Relaxed) {
             return Ok(());
         }
-        let (kept, pool) = match writer {
-            Writer::Batch => (&self.batch_conn, &self.batch_pool),
-            Writer::Orders => (&self.order_conn, &self.order_pool),
+        let pool = match writer {
+            Writer::Batch => &self.batch_pool,
+            Writer::Orders => &self.order_pool,
         };
-        let mut slot = kept.lock().await;
-        let restarted = async {
-            let conn = match &mut *slot {
-                Some(conn) => conn,
-                empty => empty.insert(pool.acquire().await?),
-            };
-            sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&mut **conn).await
-        };
-        if let Err(e) = restarted.await {
-            // As after a failed transaction: the next one starts on a new connection.
-            if let Some(mut conn) = slot.take() {
-                conn.close_on_drop();
-            }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(pool).await {
             self.wal_restart_due.store(true, Ordering::Relaxed);
             return Err(e.into());
         }
@@ -323,73 +304,28 @@ impl Store {
     }
 }
 
-/// A writer's own connection, kept between its transactions rather than taken from its pool and
-/// given back each time: both cost a round trip to SQLite's connection thread (sqlx pings every
-/// connection given back), ~0.3 ms of a group of signed orders' 3.5 ms. Empty until the first
-/// transaction, and again after one fails (its connection is closed, the next takes a new one).
-type Kept = Arc<tokio::sync::Mutex<Option<PoolConnection<Any>>>>;
-
 /// A write transaction on a connection of its own. If it is dropped without a commit, or its
-/// commit fails, the connection is closed rather than returned to the pool (or kept): whatever
-/// state a failed commit left it in (an open transaction holding the write lock) cannot reach the
-/// next request, and closing rolls back.
+/// commit fails, the connection is closed rather than returned to the pool: whatever state a
+/// failed commit left it in (an open transaction holding the write lock) cannot reach the next
+/// request, and closing rolls back.
 struct Tx {
-    conn: TxConn,
+    conn: PoolConnection<Any>,
     open: bool,
     dialect: Dialect,
 }
 
-enum TxConn {
-    Pooled(PoolConnection<Any>),
-    /// A writer's [`Kept`] connection, locked for the transaction.
-    Kept(tokio::sync::OwnedMutexGuard<Option<PoolConnection<Any>>>),
-}
-
-impl TxConn {
-    fn get(&mut self) -> &mut AnyConnection {
-        match self {
-            TxConn::Pooled(conn) => conn,
-            TxConn::Kept(slot) => slot.as_mut().expect("a kept connection is in its slot while its transaction is open"),
-        }
-    }
-
-    /// Closes the connection once dropped, and empties a writer's slot.
-    fn discard(&mut self) {
-        match self {
-            TxConn::Pooled(conn) => conn.close_on_drop(),
-            TxConn::Kept(slot) => {
-                if let Some(mut conn) = slot.take() {
-                    conn.close_on_drop();
-                }
-            }
-        }
-    }
-}
-
 impl Tx {
     async fn begin(pool: &AnyPool, dialect: Dialect) -> Result<Self, DbError> {
-        Self::start(TxConn::Pooled(pool.acquire().await?), dialect).await
-    }
-
-    /// A transaction on a writer's kept connection (taken from `pool` when the slot is empty).
-    async fn begin_kept(kept: &Kept, pool: &AnyPool, dialect: Dialect) -> Result<Self, DbError> {
-        let mut slot = kept.clone().lock_owned().await;
-        if slot.is_none() {
-            *slot = Some(pool.acquire().await?);
-        }
-        Self::start(TxConn::Kept(slot), dialect).await
-    }
-
-    async fn start(mut conn: TxConn, dialect: Dialect) -> Result<Self, DbError> {
-        if let Err(e) = conn.get().execute(dialect.begin_write()).await {
-            conn.discard();
+        let mut conn = pool.acquire().await?;
+        if let Err(e) = conn.execute(dialect.begin_write()).await {
+            conn.close_on_drop();
             return Err(e.into());
         }
         Ok(Tx { conn, open: true, dialect })
     }
 
     fn conn(&mut self) -> &mut AnyConnection {
-        self.conn.get()
+        &mut self.conn
     }
 
     fn dialect(&self) -> Dialect {
@@ -397,13 +333,13 @@ impl Tx {
     }
 
     async fn commit(mut self) -> Result<(), DbError> {
-        self.conn.get().execute("COMMIT").await?;
+        self.conn.execute("COMMIT").await?;
         self.open = false;
         Ok(())
     }
 
     async fn rollback(mut self) -> Result<(), DbError> {
-        self.conn.get().execute("ROLLBACK").await?;
+        self.conn.execute("ROLLBACK").await?;
         self.open = false;
         Ok(())
     }
@@ -412,7 +348,7 @@ impl Tx {
 impl Drop for Tx {
     fn drop(&mut self) {
         if self.open {
-            self.conn.discard();
+            self.conn.close_on_drop();
         }
     }
 }
